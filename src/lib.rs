@@ -1,0 +1,28 @@
+//! archbench: runs the current (V0.2) and the proposed (V0.3) architecture of the
+//! decision document side by side on real stores, measures them, and checks the
+//! document's claims against what it measured.
+//!
+//! Data flows one way: scenario -> stores -> seed -> load -> measurements -> results
+//! JSON -> cost & verdict -> report / gate. Each module owns one step.
+
+pub mod stores;
+
+/// Exit code for an error chain: 2 for usage errors, 3 for the environment (stores,
+/// binaries, ports), 130 when interrupted, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<stores::StoreError>() {
+            return e.exit_code();
+        }
+        if cause
+            .downcast_ref::<stores::commands::Interrupted>()
+            .is_some()
+        {
+            return 130;
+        }
+        if cause.downcast_ref::<clap::Error>().is_some() {
+            return 2;
+        }
+    }
+    1
+}

@@ -1,0 +1,145 @@
+//! The `archbench` command line: parses arguments, calls the library, maps errors to
+//! exit codes (2 usage, 3 environment, 130 interrupted, 1 anything else).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use archbench::stores::{self, LocalOptions, ProvisionOptions, StoreMode};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "archbench",
+    version,
+    about = "Benchmarks V0.2 against V0.3 on real stores and checks the decision document"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start, check and stop the stores (PostgreSQL + TimescaleDB + pgvector, S3).
+    Stores {
+        #[command(subcommand)]
+        command: StoresCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoresCommand {
+    /// Start the stores and keep them running until Ctrl-C or `stores down`.
+    Up {
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// Keep the run directory (data, logs) after stopping.
+        #[arg(long)]
+        keep: bool,
+        /// PostgreSQL port (default: a free one).
+        #[arg(long)]
+        pg_port: Option<u16>,
+        /// S3 port (default: a free one).
+        #[arg(long)]
+        s3_port: Option<u16>,
+        /// Print the connection details as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop every running `stores up` instance.
+    Down {
+        #[command(flatten)]
+        stores: StoreArgs,
+    },
+    /// Health and versions of the stores (starts temporary ones when none run).
+    Status {
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    /// Where the stores come from.
+    #[arg(long, value_enum, default_value_t = StoreMode::Auto, env = "ARCHBENCH_STORES")]
+    stores: StoreMode,
+    /// Directory for local run directories (default: $TMPDIR/archbench-<uid>).
+    #[arg(long, env = "ARCHBENCH_RUN_ROOT")]
+    run_root: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn options(&self) -> ProvisionOptions {
+        ProvisionOptions {
+            local: LocalOptions {
+                run_root: self.run_root.clone(),
+                ..LocalOptions::default()
+            },
+            ..ProvisionOptions::default()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    match cli.command {
+        Command::Stores { command } => match command {
+            StoresCommand::Up {
+                stores: a,
+                keep,
+                pg_port,
+                s3_port,
+                json,
+            } => {
+                let mut opts = a.options();
+                opts.local.keep = keep;
+                opts.local.pg_port = pg_port;
+                opts.local.s3_port = s3_port;
+                stores::commands::up(a.stores, &opts, json, &mut out).await
+            }
+            StoresCommand::Down { stores: a } => stores::commands::down(&a.options(), &mut out)
+                .await
+                .map(|_| ()),
+            StoresCommand::Status { stores: a, json } => {
+                stores::commands::status(a.stores, &a.options(), json, &mut out).await
+            }
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ARCHBENCH_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("archbench: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("archbench: {e:#}");
+            ExitCode::from(archbench::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! A private PostgreSQL cluster: initdb into the run directory, a loopback port, its own
+//! socket directory, TimescaleDB preloaded, the benchmark database with its extensions.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use super::LocalBinaries;
+use super::process::{OwnedProcess, RunAs, log_tail};
+use crate::stores::ports::PortPicker;
+use crate::stores::{PostgresEndpoint, ProvisionOptions, Secret, StoreError, health};
+
+/// The superuser archbench creates in its private cluster.
+const SUPERUSER: &str = "archbench";
+
+pub struct LocalPostgres {
+    pub process: OwnedProcess,
+    pub endpoint: PostgresEndpoint,
+}
+
+/// `initdb` and `postgres` refuse to run as root: when archbench is root they run as
+/// the `postgres` system user, which the Debian package creates.
+fn run_as() -> Result<Option<RunAs>, StoreError> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let name = std::ffi::CString::new("postgres").expect("no NUL");
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call and buf outlives it.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(StoreError::MissingBinary {
+            what: "the `postgres` system user (PostgreSQL refuses to run as root)".into(),
+            looked: vec!["/etc/passwd".into()],
+        });
+    }
+    Ok(Some(RunAs {
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+    }))
+}
+
+fn make_dir(path: &Path, mode: u32, owner: Option<RunAs>) -> Result<(), StoreError> {
+    std::fs::create_dir_all(path)
+        .map_err(StoreError::io(format!("creating {}", path.display())))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(StoreError::io(format!("chmod {}", path.display())))?;
+    if let Some(o) = owner {
+        std::os::unix::fs::chown(path, Some(o.uid), Some(o.gid))
+            .map_err(StoreError::io(format!("chown {}", path.display())))?;
+    }
+    Ok(())
+}
+
+pub async fn start(
+    bins: &LocalBinaries,
+    run_dir: &Path,
+    opts: &ProvisionOptions,
+    ports: &mut PortPicker,
+) -> Result<LocalPostgres, StoreError> {
+    let owner = run_as()?;
+    let base = run_dir.join("postgres");
+    make_dir(&base, 0o755, None)?;
+    let data = base.join("data");
+    let sock = base.join("socket");
+    make_dir(&data, 0o700, owner)?;
+    make_dir(&sock, 0o700, owner)?;
+    let initdb_log = base.join("initdb.log");
+    let server_log = base.join("postgres.log");
+    let password = Secret::generate(32);
+
+    // initdb reads the superuser password from a file only its user can read; it is
+    // removed right after.
+    let pwfile = base.join("pwfile");
+    std::fs::write(&pwfile, format!("{}\n", password.expose()))
+        .map_err(StoreError::io("writing pwfile"))?;
+    std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o600))
+        .map_err(StoreError::io("chmod pwfile"))?;
+    if let Some(o) = owner {
+        std::os::unix::fs::chown(&pwfile, Some(o.uid), Some(o.gid))
+            .map_err(StoreError::io("chown pwfile"))?;
+    }
+    let mut initdb = Command::new(bins.pg_bindir.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+            "--no-instructions",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()));
+    let proc = OwnedProcess::spawn("initdb", initdb, &initdb_log, owner, libc::SIGTERM)?;
+    let status = wait_exit(proc, Duration::from_secs(120)).await;
+    let _ = std::fs::remove_file(&pwfile);
+    if let Err(reason) = status {
+        return Err(StoreError::PostgresStart {
+            reason: format!("initdb: {reason}"),
+            log_tail: log_tail(&initdb_log, 20),
+            log: initdb_log,
+        });
+    }
+
+    let port = ports.pick_or_require("PostgreSQL", opts.local.pg_port)?;
+    let mut cmd = Command::new(bins.pg_bindir.join("postgres"));
+    cmd.arg("-D")
+        .arg(&data)
+        .arg("-p")
+        .arg(port.to_string())
+        .arg("-k")
+        .arg(&sock);
+    let mut settings: Vec<(String, String)> = vec![
+        ("listen_addresses".into(), "127.0.0.1".into()),
+        (
+            "shared_preload_libraries".into(),
+            "timescaledb,pg_stat_statements".into(),
+        ),
+        ("timescaledb.telemetry_level".into(), "off".into()),
+        ("max_connections".into(), "200".into()),
+        ("shared_buffers".into(), "256MB".into()),
+        ("track_io_timing".into(), "on".into()),
+        ("pg_stat_statements.track".into(), "all".into()),
+        ("logging_collector".into(), "off".into()),
+    ];
+    settings.extend(opts.local.pg_settings.iter().cloned());
+    for (k, v) in &settings {
+        cmd.arg("-c").arg(format!("{k}={v}"));
+    }
+    let mut process = OwnedProcess::spawn("PostgreSQL", cmd, &server_log, owner, libc::SIGINT)?;
+
+    let admin = PostgresEndpoint::from_url(format!(
+        "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/postgres?sslmode=disable",
+        password.expose()
+    ));
+    let deadline = Instant::now() + opts.ready_timeout;
+    let pool = loop {
+        if let Some(exit) = process.exited() {
+            let tail = log_tail(&server_log, 20);
+            if tail.contains("could not bind") || tail.contains("Address already in use") {
+                return Err(StoreError::PortTaken {
+                    store: "PostgreSQL".into(),
+                    port,
+                });
+            }
+            return Err(StoreError::PostgresStart {
+                reason: exit,
+                log: server_log,
+                log_tail: tail,
+            });
+        }
+        match health::connect(&admin, 2).await {
+            Ok(pool) => break pool,
+            Err(e) if Instant::now() >= deadline => {
+                return Err(StoreError::PostgresStart {
+                    reason: format!(
+                        "not accepting connections after {:?}: {e}",
+                        opts.ready_timeout
+                    ),
+                    log_tail: log_tail(&server_log, 20),
+                    log: server_log,
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let create = format!("CREATE DATABASE \"{}\"", opts.database.replace('"', "\"\""));
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&pool)
+        .await
+        .map_err(|e| StoreError::Postgres {
+            url: admin.display_url.clone(),
+            context: format!("creating database {}", opts.database),
+            source: e,
+        })?;
+    pool.close().await;
+
+    let endpoint = PostgresEndpoint::from_url(format!(
+        "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/{}?sslmode=disable",
+        password.expose(),
+        opts.database
+    ));
+    let pool = health::connect(&endpoint, 2).await?;
+    health::ensure_extensions(&pool, &endpoint.display_url).await?;
+    pool.close().await;
+    Ok(LocalPostgres { process, endpoint })
+}
+
+async fn wait_exit(mut proc: OwnedProcess, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = proc.exit_status() {
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(format!("exited with {status}"))
+            };
+        }
+        if Instant::now() >= deadline {
+            let _ = proc.stop(Duration::from_secs(1)).await;
+            return Err(format!("did not finish within {limit:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,244 @@
+//! The record of running local instances, so that `archbench stores down` (another
+//! process) can find and stop what `archbench stores up` started, and so that stale
+//! run directories of a killed archbench can be cleaned.
+//!
+//! Each instance owns `<run root>/<id>/` holding its data, logs, `state.json` (no
+//! secret) and `env` (mode 600: the variables `--stores external` reads).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::local::{alive, signal};
+use super::{EndpointSummary, Endpoints, StoreError, StoreMode};
+
+/// What `state.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceState {
+    /// Instance id (also the directory name).
+    pub id: String,
+    /// The archbench process that owns the stores.
+    pub owner_pid: u32,
+    /// Local (the only mode with processes to record today).
+    pub mode: StoreMode,
+    /// Server process ids.
+    pub pids: Vec<u32>,
+    /// Connection details, no secret.
+    pub endpoints: EndpointSummary,
+    /// File with the full variables, secrets included (mode 600).
+    pub env_file: PathBuf,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// The run directory.
+    pub dir: PathBuf,
+}
+
+/// A run directory owned by this process.
+pub struct Instance {
+    id: String,
+    dir: PathBuf,
+    finished: bool,
+}
+
+impl Instance {
+    /// Creates `<root>/<pid>-<random>/`, world-traversable so that a server running as
+    /// another user (PostgreSQL as `postgres` when archbench is root) can reach its files.
+    pub fn create(root: &Path, _mode: StoreMode) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(root)
+            .map_err(StoreError::io(format!("creating {}", root.display())))?;
+        let _ = std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755));
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let dir = root.join(&id);
+        std::fs::create_dir(&dir).map_err(StoreError::io(format!("creating {}", dir.display())))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(StoreError::io(format!("chmod {}", dir.display())))?;
+        Ok(Self {
+            id,
+            dir,
+            finished: false,
+        })
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `env` (mode 600) and then `state.json`, each atomically.
+    pub fn record(&self, endpoints: &Endpoints, pids: &[u32]) -> Result<(), StoreError> {
+        let env_file = self.dir.join("env");
+        write_atomic(&env_file, endpoints.env_lines().as_bytes(), 0o600)?;
+        let state = InstanceState {
+            id: self.id.clone(),
+            owner_pid: std::process::id(),
+            mode: endpoints.mode,
+            pids: pids.to_vec(),
+            endpoints: endpoints.summary(),
+            env_file,
+            started_at: chrono::Utc::now().to_rfc3339(),
+            dir: self.dir.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&state).expect("state serialises");
+        write_atomic(&self.dir.join("state.json"), &json, 0o644)
+    }
+
+    /// Removes the run directory, or with `keep` only the state file (so that `down`
+    /// no longer lists it) and the env file (it holds secrets). Idempotent.
+    pub fn finish(&mut self, keep: bool) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if keep {
+            let _ = std::fs::remove_file(self.dir.join("state.json"));
+            let _ = std::fs::remove_file(self.dir.join("env"));
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename, so readers never see half.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode_for(mode)
+        .open(&tmp)
+        .map_err(StoreError::io(format!("writing {}", tmp.display())))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(StoreError::io(format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(StoreError::io(format!("renaming to {}", path.display())))
+}
+
+trait OpenOptionsModeExt {
+    fn mode_for(&mut self, mode: u32) -> &mut Self;
+}
+
+impl OpenOptionsModeExt for std::fs::OpenOptions {
+    fn mode_for(&mut self, mode: u32) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, mode)
+    }
+}
+
+/// Instances recorded under `root`, oldest first.
+pub fn list(root: &Path) -> Vec<InstanceState> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut v: Vec<InstanceState> = entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("state.json")).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
+    v.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    v
+}
+
+/// Reads the full endpoints (secrets included) of a recorded instance from its env file.
+pub fn endpoints_of(state: &InstanceState) -> Result<Endpoints, StoreError> {
+    let text = std::fs::read_to_string(&state.env_file).map_err(StoreError::io(format!(
+        "reading {}",
+        state.env_file.display()
+    )))?;
+    let get = |k: &str| -> Result<String, StoreError> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")).map(str::to_string))
+            .ok_or_else(|| StoreError::Usage(format!("{}: no {k}", state.env_file.display())))
+    };
+    Ok(Endpoints {
+        mode: state.mode,
+        postgres: super::PostgresEndpoint::from_url(get("DATABASE_URL")?),
+        s3: super::S3Endpoint {
+            endpoint: get("S3_ENDPOINT")?,
+            bucket: get("S3_BUCKET")?,
+            region: get("S3_REGION")?,
+            access_key_id: get("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: super::Secret::new(get("AWS_SECRET_ACCESS_KEY")?),
+        },
+    })
+}
+
+/// How an instance was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopOutcome {
+    /// Its owner stopped the stores and removed the directory.
+    OwnerStopped,
+    /// The owner was gone (or did not answer): archbench signalled the servers itself.
+    Reaped,
+}
+
+/// Stops one instance: asks the owning archbench to shut down (SIGTERM), waits, and if
+/// the owner is gone or stuck, stops the recorded server processes directly.
+pub async fn stop(state: &InstanceState, wait: Duration) -> StopOutcome {
+    if state.owner_pid != std::process::id() && alive(state.owner_pid) {
+        signal(state.owner_pid, libc::SIGTERM);
+        let deadline = tokio::time::Instant::now() + wait;
+        while alive(state.owner_pid) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !alive(state.owner_pid) && !state.dir.join("state.json").exists() {
+            return StopOutcome::OwnerStopped;
+        }
+    }
+    for &pid in &state.pids {
+        signal(pid, libc::SIGQUIT);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while state.pids.iter().any(|&p| alive(p)) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for &pid in &state.pids {
+        if alive(pid) {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&state.dir);
+    StopOutcome::Reaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_sets_mode_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("env");
+        write_atomic(&p, b"A=1\n", 0o600).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"A=1\n");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!p.with_extension("tmp").exists());
+    }
+
+    #[test]
+    fn finish_removes_the_directory_or_only_the_state_when_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let mut a = Instance::create(root.path(), StoreMode::Local).unwrap();
+        std::fs::write(a.dir().join("state.json"), "{}").unwrap();
+        let a_dir = a.dir().to_path_buf();
+        a.finish(false);
+        assert!(!a_dir.exists());
+
+        let mut b = Instance::create(root.path(), StoreMode::Local).unwrap();
+        std::fs::write(b.dir().join("state.json"), "{}").unwrap();
+        std::fs::write(b.dir().join("postgres.log"), "x").unwrap();
+        b.finish(true);
+        assert!(b.dir().join("postgres.log").exists());
+        assert!(!b.dir().join("state.json").exists());
+    }
+}
