@@ -25,7 +25,7 @@ use serde::Serialize;
 pub use docker::{DockerConfig, DockerProvisioner, docker_engine_answers};
 pub use error::StoreError;
 pub use external::ExternalProvisioner;
-pub use local::{LocalBinaries, LocalOptions, LocalProvisioner};
+pub use local::{LocalBinaries, LocalOptions, LocalProvisioner, alive as local_alive};
 pub use secret::{Secret, redact_url};
 
 /// How to obtain the stores.
