@@ -5,6 +5,7 @@
 //! Data flows one way: scenario -> stores -> seed -> load -> measurements -> results
 //! JSON -> cost & verdict -> report / gate. Each module owns one step.
 
+pub mod arch;
 pub mod stores;
 
 /// Exit code for an error chain: 2 for usage errors, 3 for the environment (stores,

@@ -1,0 +1,247 @@
+//! Pieces both reference systems use: the pool setup, storage measurement, object
+//! listing and deletion under a prefix.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+use super::{ArchError, OpKind};
+use crate::stores::{Endpoints, StoreError};
+
+/// A pool for a system under test. Every connection searches HNSW indexes with
+/// iterative scans, so that a per-user filter still yields k results.
+pub async fn pool(endpoints: &Endpoints, max: u32) -> Result<PgPool, StoreError> {
+    let opts: sqlx::postgres::PgConnectOptions =
+        endpoints
+            .postgres
+            .url
+            .expose()
+            .parse()
+            .map_err(|e| StoreError::Postgres {
+                url: endpoints.postgres.display_url.clone(),
+                context: "parsing the connection URL".into(),
+                source: e,
+            })?;
+    let opts = sqlx::ConnectOptions::log_statements(opts, tracing::log::LevelFilter::Trace);
+    PgPoolOptions::new()
+        .max_connections(max)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // date_trunc follows the session time zone; time_bucket works in UTC.
+                sqlx::query("SET TimeZone = 'UTC'")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("SET hnsw.iterative_scan = strict_order")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("SET hnsw.ef_search = 100")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await
+        .map_err(|e| StoreError::Postgres {
+            url: endpoints.postgres.display_url.clone(),
+            context: "connecting".into(),
+            source: e,
+        })
+}
+
+/// Bytes per relation of a schema: `pg_total_relation_size` (heap, TOAST, indexes)
+/// for plain tables and `hypertable_size` (all chunks) for hypertables.
+pub async fn relation_sizes(
+    pool: &PgPool,
+    schema: &str,
+) -> Result<BTreeMap<String, u64>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT c.relname::text,
+                CASE WHEN h.hypertable_name IS NOT NULL
+                     THEN hypertable_size(c.oid)
+                     ELSE pg_total_relation_size(c.oid) END
+           FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           LEFT JOIN timescaledb_information.hypertables h
+                  ON h.hypertable_schema = n.nspname AND h.hypertable_name = c.relname
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(n, b)| (n, b.max(0) as u64))
+        .collect())
+}
+
+/// Keys and sizes of every object under `prefix`.
+pub async fn list_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    op: OpKind,
+) -> Result<Vec<(String, u64)>, ArchError> {
+    let mut out = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| ArchError::S3 {
+            op,
+            request: "LIST",
+            detail: DisplayErrorContext(&e).to_string(),
+        })?;
+        for o in page.contents() {
+            if let Some(k) = o.key() {
+                out.push((k.to_string(), o.size().unwrap_or(0).max(0) as u64));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes every object under `prefix`.
+pub async fn delete_prefix(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(), ArchError> {
+    for (key, _) in list_objects(s3, bucket, prefix, OpKind::Create).await? {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| ArchError::S3 {
+                op: OpKind::Create,
+                request: "DELETE",
+                detail: DisplayErrorContext(&e).to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+/// Reads an object's bytes.
+pub async fn get_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    op: OpKind,
+) -> Result<Vec<u8>, ArchError> {
+    let err = |request: &'static str, detail: String| ArchError::S3 {
+        op,
+        request,
+        detail,
+    };
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| err("GET", DisplayErrorContext(&e).to_string()))?;
+    let bytes = got
+        .body
+        .collect()
+        .await
+        .map_err(|e| err("GET", e.to_string()))?;
+    Ok(bytes.into_bytes().to_vec())
+}
+
+/// Writes an object.
+pub async fn put_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    op: OpKind,
+) -> Result<(), ArchError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("text/markdown; charset=utf-8")
+        .body(body.into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| ArchError::S3 {
+            op,
+            request: "PUT",
+            detail: DisplayErrorContext(&e).to_string(),
+        })
+}
+
+/// Splits a markdown body into blocks at blank lines (paragraphs), as V0.2's
+/// `content_blocks` does; concatenating the blocks with `\n\n` gives the body back.
+pub fn split_blocks(body: &str) -> Vec<&str> {
+    body.split("\n\n").collect()
+}
+
+/// `op` for an event name (`v02/entity.created` -> Create).
+pub fn op_of_event(name: &str) -> OpKind {
+    if name.ends_with("entity.updated") {
+        OpKind::Update
+    } else {
+        OpKind::Create
+    }
+}
+
+/// A field of event data, or an error naming it.
+pub fn field<'a>(data: &'a serde_json::Value, name: &str) -> Result<&'a serde_json::Value, String> {
+    data.get(name)
+        .ok_or_else(|| format!("event data lacks `{name}`"))
+}
+
+/// A string field of event data.
+pub fn str_field<'a>(data: &'a serde_json::Value, name: &str) -> Result<&'a str, String> {
+    field(data, name)?
+        .as_str()
+        .ok_or_else(|| format!("`{name}` is not a string"))
+}
+
+/// An integer field of event data.
+pub fn int_field(data: &serde_json::Value, name: &str) -> Result<i64, String> {
+    field(data, name)?
+        .as_i64()
+        .ok_or_else(|| format!("`{name}` is not an integer"))
+}
+
+/// A UUID field of event data.
+pub fn uuid_field(data: &serde_json::Value, name: &str) -> Result<Uuid, String> {
+    str_field(data, name)?
+        .parse()
+        .map_err(|e| format!("`{name}`: {e}"))
+}
+
+/// A timestamp field of event data.
+pub fn time_field(data: &serde_json::Value, name: &str) -> Result<DateTime<Utc>, String> {
+    str_field(data, name)?
+        .parse()
+        .map_err(|e| format!("`{name}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_join_back_to_the_body() {
+        let body = "# T\n\npara one\nline\n\npara two\n\n";
+        assert_eq!(split_blocks(body).join("\n\n"), body);
+        assert_eq!(split_blocks("single").len(), 1);
+    }
+
+    #[test]
+    fn event_names_map_to_ops() {
+        assert_eq!(op_of_event("v02/entity.updated"), OpKind::Update);
+        assert_eq!(op_of_event("v03/entity.created"), OpKind::Create);
+    }
+}

@@ -1,0 +1,246 @@
+//! The systems under test: the [`SystemUnderTest`] seam, the two reference systems
+//! (V0.2 as the decision document describes today's backend, V0.3 as it proposes),
+//! the emulation of Inngest's execution model they both use, and the deterministic
+//! embedding they share.
+
+mod common;
+pub mod embedding;
+mod error;
+pub mod inngest;
+mod instrument;
+pub mod v02;
+pub mod v03;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use error::ArchError;
+pub use instrument::{RoundTripCounts, RoundTrips, Store};
+
+/// Result of an operation on a system under test.
+pub type OpResult<T> = Result<T, ArchError>;
+
+/// A user (tenant) of the modelled app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserId(pub i64);
+
+/// An entity (markdown document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EntityId(pub Uuid);
+
+impl std::fmt::Display for EntityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The operations every system offers (DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// New entity.
+    Create,
+    /// New version of the body.
+    Update,
+    /// One entity with its body.
+    Get,
+    /// A user's entities, metadata only.
+    List,
+    /// Top-k by vector similarity.
+    Search,
+    /// Events of one entity, in order.
+    History,
+    /// A user's events per hour in a time window.
+    Activity,
+}
+
+impl OpKind {
+    /// Every op, in a stable order.
+    pub const ALL: [OpKind; 7] = [
+        OpKind::Create,
+        OpKind::Update,
+        OpKind::Get,
+        OpKind::List,
+        OpKind::Search,
+        OpKind::History,
+        OpKind::Activity,
+    ];
+
+    /// The lower-case name used in scenario and results files.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Create => "create",
+            OpKind::Update => "update",
+            OpKind::Get => "get",
+            OpKind::List => "list",
+            OpKind::Search => "search",
+            OpKind::History => "history",
+            OpKind::Activity => "activity",
+        }
+    }
+}
+
+/// A new entity. `at` backdates it (seeding an event history spread over days);
+/// `None` means now.
+#[derive(Debug, Clone)]
+pub struct NewEntity {
+    /// Owner.
+    pub user: UserId,
+    /// Id chosen by the caller, so that both systems hold the same ids.
+    pub id: EntityId,
+    /// Title.
+    pub title: String,
+    /// Markdown body.
+    pub body: String,
+    /// Event time.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A new version of an entity's body.
+#[derive(Debug, Clone)]
+pub struct BodyUpdate {
+    /// Which entity.
+    pub id: EntityId,
+    /// The new body.
+    pub body: String,
+    /// Event time (`None`: now).
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// An entity with its full body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// Id.
+    pub id: EntityId,
+    /// Owner.
+    pub user: UserId,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Version, 1 for a new entity.
+    pub version: i32,
+}
+
+/// A row of `list`: metadata only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntitySummary {
+    /// Id.
+    pub id: EntityId,
+    /// Title.
+    pub title: String,
+    /// Version the read model has.
+    pub version: i32,
+}
+
+/// A hit of `search`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// Id.
+    pub id: EntityId,
+    /// Cosine similarity to the query.
+    pub score: f32,
+}
+
+/// An event as `history` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEvent {
+    /// `entity.created` or `entity.updated`.
+    pub event_type: String,
+    /// Version the event produced.
+    pub version: i32,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One hour of `activity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActivityBucket {
+    /// Start of the hour.
+    pub hour: DateTime<Utc>,
+    /// Events in it.
+    pub events: i64,
+}
+
+/// Where the bytes of one system are, measured in the stores.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Footprint {
+    /// Sum of the current bodies' lengths (what users would call their data).
+    pub logical_body_bytes: u64,
+    /// PostgreSQL bytes per relation (tables with TOAST and indexes; hypertables with chunks).
+    pub postgres_relations: std::collections::BTreeMap<String, u64>,
+    /// Total PostgreSQL bytes.
+    pub postgres_bytes: u64,
+    /// Objects under the system's prefix.
+    pub object_count: u64,
+    /// Their bytes.
+    pub object_bytes: u64,
+}
+
+impl Footprint {
+    /// All stored bytes.
+    pub fn stored_bytes(&self) -> u64 {
+        self.postgres_bytes + self.object_bytes
+    }
+
+    /// Stored bytes per logical body byte.
+    pub fn amplification(&self) -> Option<f64> {
+        (self.logical_body_bytes > 0)
+            .then(|| self.stored_bytes() as f64 / self.logical_body_bytes as f64)
+    }
+}
+
+/// A system under test: V0.2, V0.3, and later remote or synthetic targets.
+#[async_trait::async_trait]
+pub trait SystemUnderTest: Send + Sync {
+    /// Short name used in results (`v02`, `v03`).
+    fn name(&self) -> &'static str;
+    /// Creates schema and indexes; idempotent.
+    async fn prepare(&self) -> OpResult<()>;
+    /// Removes all data of this system (tables truncated, objects deleted).
+    async fn reset(&self) -> OpResult<()>;
+    /// New entity.
+    async fn create(&self, e: NewEntity) -> OpResult<EntityId>;
+    /// New body version; returns the version number.
+    async fn update(&self, u: BodyUpdate) -> OpResult<i32>;
+    /// One entity with its body.
+    async fn get(&self, id: EntityId) -> OpResult<Entity>;
+    /// A user's entities, most recently updated first.
+    async fn list(&self, user: UserId, limit: i64) -> OpResult<Vec<EntitySummary>>;
+    /// A user's top-k entities by similarity to `query`.
+    async fn search(&self, user: UserId, query: &str, k: i64) -> OpResult<Vec<SearchHit>>;
+    /// An entity's events, oldest first.
+    async fn history(&self, id: EntityId) -> OpResult<Vec<HistoryEvent>>;
+    /// A user's events per hour in `[from, to)`.
+    async fn activity(
+        &self,
+        user: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> OpResult<Vec<ActivityBucket>>;
+    /// Waits until asynchronous projections have caught up (queue empty, nothing in flight).
+    async fn settle(&self, timeout: Duration) -> OpResult<()>;
+    /// Round trips counted so far.
+    fn round_trips(&self) -> &RoundTrips;
+    /// Inngest-style executions counted so far (runs + steps).
+    fn inngest(&self) -> inngest::ExecutionCounts;
+    /// Storage measured in the stores.
+    async fn footprint(&self) -> OpResult<Footprint>;
+    /// PostgreSQL schema and object-store prefix this system owns (for measurements).
+    fn locations(&self) -> Locations;
+}
+
+/// Where a system keeps its data.
+#[derive(Debug, Clone)]
+pub struct Locations {
+    /// PostgreSQL schema.
+    pub schema: &'static str,
+    /// Object key prefix, ending in `/`.
+    pub prefix: &'static str,
+}
+
+/// Default wait for projections.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
