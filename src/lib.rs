@@ -6,6 +6,8 @@
 //! JSON -> cost & verdict -> report / gate. Each module owns one step.
 
 pub mod arch;
+pub mod loadgen;
+pub mod measure;
 pub mod stores;
 
 /// Exit code for an error chain: 2 for usage errors, 3 for the environment (stores,

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use common::{get_object, list_objects};
 pub use error::ArchError;
 pub use instrument::{RoundTripCounts, RoundTrips, Store};
 

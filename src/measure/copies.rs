@@ -1,0 +1,129 @@
+//! Copies per item: for sampled entities, the number of distinct places (a table
+//! column, an object-store prefix) whose contents hold the entity's current body,
+//! found by searching every text and JSON column of the system's schema and every
+//! object under its prefix for the body's unique marker.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::arch::{ArchError, EntityId, OpKind, SystemUnderTest};
+use crate::loadgen::content::find_marker;
+
+/// Where the sampled bodies were found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopiesReport {
+    /// Entities sampled.
+    pub sampled: usize,
+    /// Mean number of places holding a sampled body.
+    pub copies_per_item: f64,
+    /// Fewest places for one sampled entity.
+    pub min: usize,
+    /// Most places for one sampled entity.
+    pub max: usize,
+    /// For each place, how many sampled entities it held.
+    pub places: BTreeMap<String, usize>,
+    /// Rows or objects holding a sampled body, all places together (one place may hold
+    /// several, e.g. an event payload per version).
+    pub holders: u64,
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Measures copies per item for `sample` entities of `sut`, looking in the
+/// PostgreSQL schema and object prefix the system owns.
+pub async fn measure(
+    sut: &dyn SystemUnderTest,
+    pool: &PgPool,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    sample: &[EntityId],
+) -> Result<CopiesReport, ArchError> {
+    let op = OpKind::Get;
+    let loc = sut.locations();
+    // The current body of each sampled entity, and its marker.
+    let mut markers: BTreeMap<String, EntityId> = BTreeMap::new();
+    for &id in sample {
+        let e = sut.get(id).await?;
+        let m = find_marker(&e.body).ok_or_else(|| ArchError::Inconsistent {
+            op,
+            detail: format!("entity {id} has no archbench marker in its body; copies can only be counted on generated bodies"),
+        })?;
+        markers.insert(m.to_string(), id);
+    }
+    let marker_list: Vec<String> = markers.keys().cloned().collect();
+    let mut found: BTreeMap<EntityId, BTreeSet<String>> = BTreeMap::new();
+    let mut holders = 0u64;
+
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text
+           FROM information_schema.columns c
+           JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+          WHERE c.table_schema = $1 AND t.table_type = 'BASE TABLE'
+            AND c.data_type IN ('text', 'jsonb', 'json', 'character varying', 'character', 'bytea')
+          ORDER BY 1, 2",
+    )
+    .bind(loc.schema)
+    .fetch_all(pool)
+    .await
+    .map_err(ArchError::pg(op))?;
+    for (table, column) in columns {
+        let sql = format!(
+            "SELECT m, count(*) FROM unnest($1::text[]) AS m JOIN {}.{} AS t ON strpos(t.{}::text, m) > 0 GROUP BY m",
+            quote_ident(loc.schema),
+            quote_ident(&table),
+            quote_ident(&column)
+        );
+        let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&marker_list)
+            .fetch_all(pool)
+            .await
+            .map_err(ArchError::pg(op))?;
+        let place = format!("postgres:{}.{table}.{column}", loc.schema);
+        for (m, n) in rows {
+            holders += n as u64;
+            found.entry(markers[&m]).or_default().insert(place.clone());
+        }
+    }
+
+    for (key, _) in crate::arch::list_objects(s3, bucket, loc.prefix, op).await? {
+        let bytes = crate::arch::get_object(s3, bucket, &key, op).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let place = format!(
+            "s3:{}",
+            key.splitn(3, '/').take(2).collect::<Vec<_>>().join("/")
+        );
+        for m in &marker_list {
+            if text.contains(m.as_str()) {
+                holders += 1;
+                found.entry(markers[m]).or_default().insert(place.clone());
+            }
+        }
+    }
+
+    let per_item: Vec<usize> = markers
+        .values()
+        .map(|id| found.get(id).map_or(0, |s| s.len()))
+        .collect();
+    let mut places: BTreeMap<String, usize> = BTreeMap::new();
+    for set in found.values() {
+        for p in set {
+            *places.entry(p.clone()).or_insert(0) += 1;
+        }
+    }
+    Ok(CopiesReport {
+        sampled: per_item.len(),
+        copies_per_item: if per_item.is_empty() {
+            0.0
+        } else {
+            per_item.iter().sum::<usize>() as f64 / per_item.len() as f64
+        },
+        min: per_item.iter().copied().min().unwrap_or(0),
+        max: per_item.iter().copied().max().unwrap_or(0),
+        places,
+        holders,
+    })
+}
