@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use archbench::arch::v02::{SystemConfig, V02};
+use archbench::arch::SystemConfig;
+use archbench::arch::v02::V02;
 use archbench::arch::v03::V03;
 use archbench::arch::{BodyUpdate, EntityId, NewEntity, OpKind, Store, SystemUnderTest, UserId};
 use archbench::loadgen::content;
@@ -257,7 +258,7 @@ async fn executions_round_trips_and_footprint_are_measured() {
         (x03.runs, x03.steps, x03.executions),
         (writes, 2 * writes, 3 * writes)
     );
-    assert!(e.v02.dead_letters().is_empty() && e.v03.dead_letters().is_empty());
+    assert!(e.v02.runtime().dead_letters().is_empty() && e.v03.runtime().dead_letters().is_empty());
 
     let c02 = &e.v02.round_trips().snapshot().per_op[&OpKind::Create];
     let c03 = &e.v03.round_trips().snapshot().per_op[&OpKind::Create];
@@ -327,7 +328,7 @@ async fn failing_projector_steps_are_retried_then_dead_lettered() {
         }
     };
     // Two failures are absorbed by retries: everything still projects.
-    e.v03.fail_next_steps(2);
+    e.v03.runtime().fail_next_steps(2);
     let ent = mk(&mut rng, 1);
     e.v03.create(ent.clone()).await.unwrap();
     e.v03.settle(SETTLE).await.unwrap();
@@ -346,21 +347,21 @@ async fn failing_projector_steps_are_retried_then_dead_lettered() {
             .iter()
             .any(|h| h.id == ent.id)
     );
-    assert!(e.v03.dead_letters().is_empty());
+    assert!(e.v03.runtime().dead_letters().is_empty());
 
     // More failures than attempts: the run is dead-lettered and reported, not lost.
-    e.v02.fail_next_steps(1000);
+    e.v02.runtime().fail_next_steps(1000);
     let ent = mk(&mut rng, 2);
     e.v02.create(ent.clone()).await.unwrap();
     e.v02.settle(SETTLE).await.unwrap();
-    let dead = e.v02.dead_letters();
+    let dead = e.v02.runtime().dead_letters();
     assert_eq!(dead.len(), 4, "each of the 4 functions gives up: {dead:?}");
     assert!(dead.iter().all(|d| d.error.contains("injected failure")));
     assert_eq!(e.v02.inngest().dead_letters, 4);
     // The write itself was committed; the projections it needed are missing.
     assert_eq!(e.v02.get(ent.id).await.unwrap().body, ent.body);
     assert!(e.v02.list(UserId(2), 10).await.unwrap().is_empty());
-    e.v02.fail_next_steps(0);
+    e.v02.runtime().fail_next_steps(0);
     e.stores.shutdown().await.unwrap();
 }
 

@@ -8,6 +8,7 @@ pub mod embedding;
 mod error;
 pub mod inngest;
 mod instrument;
+mod runtime;
 pub mod v02;
 pub mod v03;
 
@@ -20,6 +21,7 @@ use uuid::Uuid;
 pub use common::{get_object, list_objects};
 pub use error::ArchError;
 pub use instrument::{RoundTripCounts, RoundTrips, Store};
+pub use runtime::{Runtime, SystemConfig};
 
 /// Result of an operation on a system under test.
 pub type OpResult<T> = Result<T, ArchError>;

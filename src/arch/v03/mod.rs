@@ -6,27 +6,22 @@
 //! transaction; only embedding and indexing go through Inngest (1 run + 2 steps).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::common::{self, int_field, op_of_event, str_field, uuid_field};
-use super::inngest::{
-    AppEndpoint, Emulator, Event, ExecutionCounts, FunctionDef, IngestClient, StepHandler,
-    StepRequest,
-};
-use super::v02::SystemConfig;
+use super::inngest::{ExecutionCounts, FunctionDef, StepHandler, StepRequest};
 use super::{
     ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint,
     HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, Store,
     SystemUnderTest, UserId, embedding,
 };
-use crate::stores::{Endpoints, s3};
+use super::{Runtime, SystemConfig};
+use crate::stores::Endpoints;
 
 const SCHEMA_SQL: &str = r#"
 CREATE SCHEMA IF NOT EXISTS v03;
@@ -67,68 +62,38 @@ pub fn content_key(body: &[u8]) -> (String, String) {
     (format!("v03/content/{}/{hash}.md", &hash[..2]), hash)
 }
 
-struct Inner {
-    pool: PgPool,
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-    rt: RoundTrips,
-    fail_next_steps: AtomicU32,
-}
+/// Shared state under the name the step code uses.
+type Inner = super::runtime::Shared;
 
 /// The V0.3 reference system.
 pub struct V03 {
     inner: Arc<Inner>,
-    emulator: Emulator,
-    ingest: IngestClient,
-    _app: AppEndpoint,
+    runtime: Runtime,
+}
+
+/// Executes V03's projector steps for the emulator.
+struct Steps(Arc<Inner>);
+
+impl std::ops::Deref for Steps {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
 }
 
 impl V03 {
     /// Connects to the stores and starts its app endpoint and Inngest emulator.
     pub async fn connect(endpoints: &Endpoints, cfg: &SystemConfig) -> OpResult<Self> {
-        let pool = common::pool(endpoints, cfg.max_connections)
-            .await
-            .map_err(|e| ArchError::Setup(e.to_string()))?;
-        let inner = Arc::new(Inner {
-            pool,
-            s3: s3::client(&endpoints.s3),
-            bucket: endpoints.s3.bucket.clone(),
-            rt: RoundTrips::default(),
-            fail_next_steps: AtomicU32::new(0),
-        });
-        let app = AppEndpoint::serve(inner.clone())
-            .await
-            .map_err(|e| ArchError::Setup(format!("app endpoint: {e}")))?;
-        let emulator = Emulator::start(
-            functions(),
-            app.url().to_string(),
-            cfg.inngest_workers,
-            cfg.retry,
-        )
-        .await
-        .map_err(|e| ArchError::Setup(format!("inngest emulator: {e}")))?;
-        let ingest = IngestClient::new(emulator.ingest_url());
+        let runtime = Runtime::start(endpoints, cfg, functions(), Steps).await?;
         Ok(Self {
-            inner,
-            emulator,
-            ingest,
-            _app: app,
+            inner: runtime.shared().clone(),
+            runtime,
         })
     }
 
-    /// Fault knob for tests and validation: the next `n` projector step calls fail.
-    pub fn fail_next_steps(&self, n: u32) {
-        self.inner.fail_next_steps.store(n, SeqCst);
-    }
-
-    /// Runs that exhausted their retries.
-    pub fn dead_letters(&self) -> Vec<super::inngest::DeadLetter> {
-        self.emulator.dead_letters()
-    }
-
-    /// The PostgreSQL pool (for measurements).
-    pub fn pool(&self) -> &PgPool {
-        &self.inner.pool
+    /// The runtime: fault knob, dead letters, executions.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
     async fn store_body(&self, op: OpKind, body: &str) -> OpResult<(String, String, i64)> {
@@ -143,18 +108,6 @@ impl V03 {
         )
         .await?;
         Ok((key, hash, body.len() as i64))
-    }
-
-    async fn emit(&self, op: OpKind, name: &str, data: serde_json::Value) -> OpResult<()> {
-        self.inner.rt.add(op, Store::Http, 1);
-        self.ingest
-            .send(&Event {
-                name: name.into(),
-                data,
-            })
-            .await
-            .map(|_| ())
-            .map_err(|detail| ArchError::Ingest { op, detail })
     }
 
     fn file_ref(&self, key: &str, hash: &str, size: i64) -> serde_json::Value {
@@ -177,15 +130,12 @@ impl SystemUnderTest for V03 {
     }
 
     async fn reset(&self) -> OpResult<()> {
-        self.settle(super::SETTLE_TIMEOUT).await?;
-        sqlx::raw_sql("TRUNCATE v03.entities, v03.events, v03.list_model, v03.embeddings")
-            .execute(&self.inner.pool)
+        self.runtime
+            .reset(
+                "TRUNCATE v03.entities, v03.events, v03.list_model, v03.embeddings",
+                &self.locations(),
+            )
             .await
-            .map_err(|e| ArchError::Setup(format!("v03 reset: {e}")))?;
-        common::delete_prefix(&self.inner.s3, &self.inner.bucket, self.locations().prefix).await?;
-        self.inner.rt.clear();
-        self.emulator.clear();
-        Ok(())
     }
 
     async fn create(&self, e: NewEntity) -> OpResult<EntityId> {
@@ -207,7 +157,7 @@ impl SystemUnderTest for V03 {
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
         self.inner.rt.add(op, Store::Postgres, 5);
-        self.emit(op, CREATED, json!({ "id": e.id.0, "userId": e.user.0, "version": 1, "fileKey": key, "title": e.title })).await?;
+        self.runtime.emit(op, CREATED, json!({ "id": e.id.0, "userId": e.user.0, "version": 1, "fileKey": key, "title": e.title })).await?;
         self.inner.rt.op_done(op);
         Ok(e.id)
     }
@@ -239,7 +189,7 @@ impl SystemUnderTest for V03 {
             .map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
         rt.add(op, Store::Postgres, 5);
-        self.emit(op, UPDATED, json!({ "id": u.id.0, "userId": user, "version": version, "fileKey": key, "title": title })).await?;
+        self.runtime.emit(op, UPDATED, json!({ "id": u.id.0, "userId": user, "version": version, "fileKey": key, "title": title })).await?;
         rt.op_done(op);
         Ok(version)
     }
@@ -350,11 +300,7 @@ impl SystemUnderTest for V03 {
     }
 
     async fn settle(&self, timeout: Duration) -> OpResult<()> {
-        if self.emulator.settle(timeout).await {
-            Ok(())
-        } else {
-            Err(ArchError::SettleTimeout(timeout))
-        }
+        self.runtime.settle(timeout).await
     }
 
     fn round_trips(&self) -> &RoundTrips {
@@ -362,34 +308,16 @@ impl SystemUnderTest for V03 {
     }
 
     fn inngest(&self) -> ExecutionCounts {
-        self.emulator.counts()
+        self.runtime.executions()
     }
 
     async fn footprint(&self) -> OpResult<Footprint> {
-        let pool = &self.inner.pool;
-        let op = OpKind::Get;
-        let postgres_relations = common::relation_sizes(pool, "v03")
+        self.runtime
+            .footprint(
+                &self.locations(),
+                "SELECT sum(file_size)::bigint FROM v03.entities",
+            )
             .await
-            .map_err(ArchError::pg(op))?;
-        let logical: Option<i64> =
-            sqlx::query_scalar("SELECT sum(file_size)::bigint FROM v03.entities")
-                .fetch_one(pool)
-                .await
-                .map_err(ArchError::pg(op))?;
-        let objects = common::list_objects(
-            &self.inner.s3,
-            &self.inner.bucket,
-            self.locations().prefix,
-            op,
-        )
-        .await?;
-        Ok(Footprint {
-            logical_body_bytes: logical.unwrap_or(0).max(0) as u64,
-            postgres_bytes: postgres_relations.values().sum(),
-            postgres_relations,
-            object_count: objects.len() as u64,
-            object_bytes: objects.iter().map(|(_, b)| b).sum(),
-        })
     }
 
     fn locations(&self) -> Locations {
@@ -401,13 +329,9 @@ impl SystemUnderTest for V03 {
 }
 
 #[async_trait::async_trait]
-impl StepHandler for Inner {
+impl StepHandler for Steps {
     async fn run_step(&self, req: StepRequest) -> Result<serde_json::Value, String> {
-        if self
-            .fail_next_steps
-            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if self.take_injected_failure() {
             return Err(format!("injected failure of {}/{}", req.function, req.step));
         }
         let op = op_of_event(&req.event.name);
