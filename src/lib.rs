@@ -8,6 +8,7 @@
 pub mod arch;
 pub mod loadgen;
 pub mod measure;
+pub mod scenario;
 pub mod stores;
 
 /// Exit code for an error chain: 2 for usage errors, 3 for the environment (stores,
