@@ -270,6 +270,11 @@ fn problem<T>(s: &Spanned<T>, field: impl Into<String>, message: impl Into<Strin
     }
 }
 
+/// Finite and above zero (NaN is neither).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 fn positive_int(s: &Spanned<i64>, field: &str) -> Result<u64, Problem> {
     if *s.get_ref() <= 0 {
         return Err(problem(
@@ -326,7 +331,7 @@ impl RawScenario {
                 ),
             ));
         }
-        if !(*sd.history_days.get_ref() > 0.0) {
+        if !positive(*sd.history_days.get_ref()) {
             return Err(problem(
                 &sd.history_days,
                 "seeding.history_days",
@@ -347,7 +352,7 @@ impl RawScenario {
                         "unknown op; allowed: create, update, get, list, search, history, activity",
                     )
                 })?;
-            if !(*w.get_ref() >= 0.0) || !w.get_ref().is_finite() {
+            if !(w.get_ref().is_finite() && *w.get_ref() >= 0.0) {
                 return Err(problem(
                     w,
                     format!("mix.{k}"),
@@ -524,7 +529,7 @@ fn validate_phase(i: usize, p: &Spanned<RawPhase>) -> Result<Phase, Problem> {
                     "an open-model phase needs `rate` (ops per second)",
                 )
             })?;
-            if !(*rate.get_ref() > 0.0) || !rate.get_ref().is_finite() {
+            if !positive(*rate.get_ref()) {
                 return Err(problem(
                     rate,
                     f("rate"),
@@ -532,7 +537,7 @@ fn validate_phase(i: usize, p: &Spanned<RawPhase>) -> Result<Phase, Problem> {
                 ));
             }
             let ramp_to = match &r.ramp_to {
-                Some(t) if !(*t.get_ref() > 0.0) || !t.get_ref().is_finite() => {
+                Some(t) if !positive(*t.get_ref()) => {
                     return Err(problem(
                         t,
                         f("ramp_to"),
