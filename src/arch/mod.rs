@@ -9,6 +9,7 @@ mod error;
 pub mod inngest;
 mod instrument;
 mod runtime;
+pub mod synthetic;
 pub mod v02;
 pub mod v03;
 

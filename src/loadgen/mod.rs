@@ -1,4 +1,10 @@
-//! Workload generation. Today: the content generator that seeding and tests share;
-//! the open- and closed-model executors come with the load-generator issue.
+//! The load generator: seeded op sequences ([`plan`]), open- and closed-model
+//! executors with coordinated-omission-corrected timing ([`executor`]), HdrHistogram
+//! recording and interval logs ([`record`]), seeding ([`seed`]) and the generated
+//! content both systems store ([`content`]).
 
 pub mod content;
+pub mod executor;
+pub mod plan;
+pub mod record;
+pub mod seed;

@@ -1,0 +1,341 @@
+//! Recording: one HdrHistogram per op for latency (from the intended start) and one
+//! for service time (from the actual start), errors by kind with timestamps, schedule
+//! lag and late starts, and one-second interval histograms for the interval log.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::arch::{ArchError, OpKind};
+
+/// Lowest and highest recordable values: 1 µs to 60 s, 3 significant digits.
+const LOW_US: u64 = 1;
+const HIGH_US: u64 = 60_000_000;
+
+/// A new histogram with archbench's range.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(LOW_US, HIGH_US, 3).expect("static bounds are valid")
+}
+
+fn us(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(LOW_US, HIGH_US)
+}
+
+/// Percentiles of a histogram, in microseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: u64,
+    /// 90th.
+    pub p90: u64,
+    /// 95th.
+    pub p95: u64,
+    /// 99th.
+    pub p99: u64,
+    /// 99.9th.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// From a histogram (all zero when empty).
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p95: h.value_at_quantile(0.95),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+}
+
+/// One failed op.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorSample {
+    /// Milliseconds since the recorder started.
+    pub at_ms: u64,
+    /// The op.
+    pub op: OpKind,
+    /// Error kind (`postgres`, `s3`, ...).
+    pub kind: String,
+    /// The message.
+    pub message: String,
+}
+
+/// What one op kind recorded.
+#[derive(Debug, Clone)]
+pub struct OpRecord {
+    /// Latency from the intended start.
+    pub latency: Histogram<u64>,
+    /// Service time from the actual start.
+    pub service: Histogram<u64>,
+    /// Start minus intended start.
+    pub schedule_lag: Histogram<u64>,
+    /// Ops completed (errors included).
+    pub count: u64,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Ops that started later than `late_after` after their intended start.
+    pub late: u64,
+}
+
+impl Default for OpRecord {
+    fn default() -> Self {
+        Self {
+            latency: histogram(),
+            service: histogram(),
+            schedule_lag: histogram(),
+            count: 0,
+            errors: BTreeMap::new(),
+            late: 0,
+        }
+    }
+}
+
+/// Interval histograms: for each second since the start, latency per op.
+pub type Intervals = BTreeMap<u64, BTreeMap<OpKind, Histogram<u64>>>;
+
+#[derive(Default)]
+struct Inner {
+    ops: BTreeMap<OpKind, OpRecord>,
+    samples: Vec<ErrorSample>,
+    intervals: Intervals,
+}
+
+/// Thread-safe recorder for one system and one repetition.
+pub struct Recorder {
+    inner: Mutex<Inner>,
+    epoch: Instant,
+    late_after: Duration,
+    done: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Error samples kept per recorder (the counts are complete; the samples are for reading).
+const MAX_SAMPLES: usize = 200;
+
+impl Recorder {
+    /// A recorder whose interval clock starts now.
+    pub fn new(late_after: Duration) -> Self {
+        Self {
+            inner: Mutex::default(),
+            epoch: Instant::now(),
+            late_after,
+            done: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one op.
+    pub fn record(
+        &self,
+        op: OpKind,
+        intended: Instant,
+        started: Instant,
+        done: Instant,
+        result: &Result<(), ArchError>,
+    ) {
+        let latency = us(done.saturating_duration_since(intended));
+        let service = us(done.saturating_duration_since(started));
+        let lag = started.saturating_duration_since(intended);
+        let second = done.saturating_duration_since(self.epoch).as_secs();
+        self.done.fetch_add(1, Relaxed);
+        let mut g = self.inner.lock().expect("recorder lock");
+        let r = g.ops.entry(op).or_default();
+        r.latency.saturating_record(latency);
+        r.service.saturating_record(service);
+        r.schedule_lag.saturating_record(us(lag));
+        r.count += 1;
+        if lag > self.late_after {
+            r.late += 1;
+        }
+        if let Err(e) = result {
+            self.failed.fetch_add(1, Relaxed);
+            *r.errors.entry(e.kind().to_string()).or_insert(0) += 1;
+            if g.samples.len() < MAX_SAMPLES {
+                let at_ms = done.saturating_duration_since(self.epoch).as_millis() as u64;
+                g.samples.push(ErrorSample {
+                    at_ms,
+                    op,
+                    kind: e.kind().into(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        g.intervals
+            .entry(second)
+            .or_default()
+            .entry(op)
+            .or_insert_with(histogram)
+            .saturating_record(latency);
+    }
+
+    /// Ops recorded so far, and how many failed.
+    pub fn progress(&self) -> (u64, u64) {
+        (self.done.load(Relaxed), self.failed.load(Relaxed))
+    }
+
+    /// p99 latency so far over all ops, µs.
+    pub fn p99_so_far(&self) -> u64 {
+        let g = self.inner.lock().expect("recorder lock");
+        let mut all = histogram();
+        for r in g.ops.values() {
+            let _ = all.add(&r.latency);
+        }
+        if all.is_empty() {
+            0
+        } else {
+            all.value_at_quantile(0.99)
+        }
+    }
+
+    /// Everything recorded.
+    pub fn snapshot(&self) -> (BTreeMap<OpKind, OpRecord>, Vec<ErrorSample>, Intervals) {
+        let g = self.inner.lock().expect("recorder lock");
+        (g.ops.clone(), g.samples.clone(), g.intervals.clone())
+    }
+}
+
+/// Writes interval histograms in the HdrHistogram interval log format (V2, compressed),
+/// one tagged entry per op and second, readable by HdrHistogram's standard tools.
+pub fn write_interval_log(
+    intervals: &Intervals,
+    start_unix_s: f64,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    let mut ser = V2DeflateSerializer::new();
+    let mut w = IntervalLogWriterBuilder::new()
+        .add_comment("archbench latency (us, from intended start) per op per second")
+        .with_start_time(std::time::UNIX_EPOCH + Duration::from_secs_f64(start_unix_s))
+        .with_base_time(std::time::UNIX_EPOCH + Duration::from_secs_f64(start_unix_s))
+        .with_max_value_divisor(1.0)
+        .begin_log_with(out, &mut ser)
+        .map_err(std::io::Error::other)?;
+    for (second, per_op) in intervals {
+        for (op, h) in per_op {
+            let tag = Tag::new(op.name()).expect("op names have no spaces or commas");
+            w.write_histogram(
+                h,
+                Duration::from_secs(*second),
+                Duration::from_secs(1),
+                Some(tag),
+            )
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads interval logs (from runs or agents) and merges them into one histogram per tag.
+pub fn merge_interval_logs(inputs: &[Vec<u8>]) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut de = Deserializer::new();
+    for (i, bytes) in inputs.iter().enumerate() {
+        for entry in IntervalLogIterator::new(bytes) {
+            let entry =
+                entry.map_err(|e| format!("input {}: not an interval log: {e:?}", i + 1))?;
+            if let LogEntry::Interval(ih) = entry {
+                let b64 = ih.encoded_histogram();
+                let raw = base64_decode(b64).map_err(|e| format!("input {}: {e}", i + 1))?;
+                let h: Histogram<u64> = de
+                    .deserialize(&mut raw.as_slice())
+                    .map_err(|e| format!("input {}: {e:?}", i + 1))?;
+                let tag = ih
+                    .tag()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_else(|| "untagged".into());
+                out.entry(tag)
+                    .or_insert_with(histogram)
+                    .add(&h)
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| format!("bad base64: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_counts_from_the_intended_start_and_service_from_the_actual() {
+        let rec = Recorder::new(Duration::from_millis(10));
+        let t0 = Instant::now();
+        let started = t0 + Duration::from_millis(50);
+        let done = started + Duration::from_millis(5);
+        rec.record(OpKind::Get, t0, started, done, &Ok(()));
+        rec.record(
+            OpKind::Get,
+            t0,
+            t0,
+            t0 + Duration::from_millis(2),
+            &Err(ArchError::Setup("x".into())),
+        );
+        let (ops, samples, _) = rec.snapshot();
+        let g = &ops[&OpKind::Get];
+        assert_eq!(g.count, 2);
+        assert_eq!(g.late, 1);
+        assert_eq!(g.errors["setup"], 1);
+        assert_eq!(samples.len(), 1);
+        let lat = Percentiles::of(&g.latency);
+        let svc = Percentiles::of(&g.service);
+        assert!((54_900..=55_100).contains(&lat.max), "{lat:?}");
+        assert!((4_990..=5_010).contains(&svc.max), "{svc:?}");
+    }
+
+    #[test]
+    fn interval_logs_round_trip_and_merge() {
+        let rec = Recorder::new(Duration::from_millis(10));
+        let t0 = Instant::now();
+        for i in 0..100 {
+            rec.record(
+                OpKind::Get,
+                t0,
+                t0,
+                t0 + Duration::from_micros(100 + i),
+                &Ok(()),
+            );
+            rec.record(OpKind::List, t0, t0, t0 + Duration::from_millis(3), &Ok(()));
+        }
+        let (_, _, intervals) = rec.snapshot();
+        let mut a = Vec::new();
+        write_interval_log(&intervals, 1_700_000_000.0, &mut a).unwrap();
+        let text = String::from_utf8(a.clone()).unwrap();
+        assert!(text.contains("#[StartTime: 1700000000"), "{text}");
+        assert!(text.contains("Tag=get,"), "{text}");
+        let merged = merge_interval_logs(&[a.clone(), a]).unwrap();
+        assert_eq!(merged["get"].len(), 200);
+        assert_eq!(merged["list"].len(), 200);
+        assert!(
+            merge_interval_logs(&[b"not a log\n".to_vec()])
+                .map(|m| m.is_empty())
+                .unwrap_or(true)
+        );
+    }
+}
