@@ -1,0 +1,141 @@
+//! The load generator's timing against a target whose behaviour is known exactly.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use archbench::arch::synthetic::{Synthetic, SyntheticSpec};
+use archbench::arch::{EntityId, OpKind, SystemUnderTest, UserId};
+use archbench::loadgen::executor::{run_closed, run_open};
+use archbench::loadgen::plan::{KeySpace, Planner};
+use archbench::loadgen::record::{Percentiles, Recorder};
+use archbench::scenario::{self, RunSettings, Workload};
+
+fn scenario() -> scenario::Scenario {
+    let src = r#"
+name = "timing"
+rng_seed = 9
+systems = ["synthetic"]
+[seeding]
+users = 1
+entities_per_user = 10
+body_bytes = { median = 100, p99 = 100 }
+versions_per_entity = { min = 1, max = 1 }
+history_days = 1
+[mix]
+get = 1
+[[phase]]
+name = "steady"
+model = "open"
+rate = 1000
+duration = "10s"
+"#;
+    scenario::parse(src, std::path::Path::new("timing.toml")).unwrap()
+}
+
+fn space() -> Arc<KeySpace> {
+    Arc::new(KeySpace {
+        users: vec![UserId(1)],
+        entities: (0..10)
+            .map(|i| (UserId(1), EntityId(uuid::Uuid::from_u128(i))))
+            .collect(),
+        history_end: chrono::Utc::now(),
+    })
+}
+
+/// A server that freezes for 200 ms every 2 s, driven at 1000 ops/s through one
+/// connection (one op in flight), as wrk and most benchmark clients do.
+/// Analytic truth: 10% of ops are intended during a stall and wait for its end, the
+/// wait uniform on [0, 200 ms]; so p99 = 0.9 x 200 = 180 ms and p99.9 = 198 ms. Only
+/// the one op per stall that was in service sees it in its service time (5 of 10,000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrected_latency_matches_the_analytic_tail_and_service_time_hides_it() {
+    let scn = scenario();
+    let mut planner = Planner::new(&scn, space(), 1);
+    let offsets = planner.schedule(&scn.phases[0].workload, scn.phases[0].duration);
+    assert_eq!(offsets.len(), 10_000);
+    let schedule: Vec<_> = offsets
+        .into_iter()
+        .map(|o| (o, planner.next_op()))
+        .collect();
+    let settings = RunSettings {
+        max_in_flight: 1,
+        ..RunSettings::default()
+    };
+    let spec = SyntheticSpec::parse("synthetic:stall_every=2s,stall_for=200ms").unwrap();
+    let target: Arc<dyn SystemUnderTest> = Arc::new(Synthetic::new(spec));
+    let rec = Arc::new(Recorder::new(settings.late_after));
+    let out = run_open(
+        target,
+        schedule,
+        &settings,
+        rec.clone(),
+        &AtomicBool::new(false),
+    )
+    .await;
+    assert_eq!(
+        (out.planned, out.issued, out.not_issued),
+        (10_000, 10_000, 0)
+    );
+
+    let (ops, _, _) = rec.snapshot();
+    let get = &ops[&OpKind::Get];
+    let lat = Percentiles::of(&get.latency);
+    let svc = Percentiles::of(&get.service);
+    println!("latency {lat:?}\nservice {svc:?}\nlate {}", get.late);
+    let within = |measured: u64, truth: f64| (measured as f64 - truth).abs() / truth <= 0.05;
+    assert!(
+        within(lat.p99, 180_000.0),
+        "corrected p99 {} us, analytic 180000",
+        lat.p99
+    );
+    assert!(
+        within(lat.p999, 198_000.0),
+        "corrected p99.9 {} us, analytic 198000",
+        lat.p999
+    );
+    // Service time alone under-reports both by orders of magnitude.
+    assert!(svc.p99 < 5_000, "service p99 {} us", svc.p99);
+    assert!(
+        (svc.p999 as f64) < 0.2 * lat.p999 as f64,
+        "service p99.9 {} us",
+        svc.p999
+    );
+    // The ops that waited behind a stall started late, and were counted so.
+    assert!(get.late >= 900 && get.late <= 1_100, "late {}", get.late);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_keeps_concurrency_and_measures_service_time() {
+    let scn = scenario();
+    let spec = SyntheticSpec::parse("synthetic:service=5ms,servers=4").unwrap();
+    let target: Arc<dyn SystemUnderTest> = Arc::new(Synthetic::new(spec));
+    let planners = (0..4)
+        .map(|i| Planner::new(&scn, space(), 100 + i))
+        .collect();
+    let rec = Arc::new(Recorder::new(Duration::from_millis(10)));
+    let settings = RunSettings::default();
+    let out = run_closed(
+        target,
+        planners,
+        Duration::ZERO,
+        Duration::from_secs(2),
+        &settings,
+        rec.clone(),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await;
+    let (ops, _, _) = rec.snapshot();
+    let get = &ops[&OpKind::Get];
+    // 4 users x 2 s / ~5-6 ms per op: 1,300 to 1,600 ops.
+    assert!(
+        (1_000..=1_700).contains(&out.issued),
+        "issued {}",
+        out.issued
+    );
+    assert_eq!(get.count, out.issued);
+    let lat = Percentiles::of(&get.latency);
+    assert!(lat.p50 >= 5_000 && lat.p50 < 8_000, "{lat:?}");
+    assert_eq!(get.latency.len(), get.service.len());
+    assert!(!matches!(scn.phases[0].workload, Workload::Closed { .. }));
+}
