@@ -8,6 +8,8 @@
 pub mod arch;
 pub mod loadgen;
 pub mod measure;
+pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod stores;
 
@@ -24,8 +26,14 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         {
             return 130;
         }
-        if cause.downcast_ref::<clap::Error>().is_some() {
+        if cause.downcast_ref::<clap::Error>().is_some()
+            || cause.downcast_ref::<run::UsageError>().is_some()
+            || cause.downcast_ref::<report::results::ResultsError>().is_some()
+        {
             return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<scenario::ScenarioError>() {
+            return e.exit_code();
         }
     }
     1

@@ -25,6 +25,31 @@ enum Command {
         #[command(subcommand)]
         command: StoresCommand,
     },
+    /// Run a scenario against the systems and write DIR/results.json.
+    Run {
+        /// Scenario file (scenarios/*.toml).
+        scenario: PathBuf,
+        /// Systems to run, comma-separated: v02, v03, synthetic[:key=value,...].
+        #[arg(long, value_delimiter = ',')]
+        systems: Option<Vec<String>>,
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// Output directory.
+        #[arg(long, default_value = "reports/out")]
+        out: PathBuf,
+        /// Repetitions per system, alternated A B A B.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+    },
+    /// Merge HdrHistogram interval logs (runs or agents) and print percentiles per op.
+    Merge {
+        /// Interval log files (.hlog).
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +111,23 @@ impl StoreArgs {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     match cli.command {
+        Command::Run { scenario, systems, stores: a, out: dir, repeat } => {
+            let opts = archbench::run::RunOptions {
+                scenario,
+                systems,
+                stores: a.stores,
+                provision: a.options(),
+                out: dir,
+                repeat,
+            };
+            let summary = archbench::run::run(opts, &mut out).await?;
+            println!("results: {}{}", summary.results_path.display(), if summary.results.complete { "" } else { " (incomplete)" });
+            if !summary.results.complete {
+                anyhow::bail!("the run is incomplete: {}", summary.results.notes.join("; "));
+            }
+            Ok(())
+        }
+        Command::Merge { logs, json } => archbench::loadgen::record::merge_command(&logs, json, &mut out),
         Command::Stores { command } => match command {
             StoresCommand::Up {
                 stores: a,

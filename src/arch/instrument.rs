@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::OpKind;
 
 /// A store a round trip goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Store {
     /// A PostgreSQL statement (BEGIN and COMMIT count too: each is a round trip).
@@ -95,7 +95,7 @@ impl RoundTrips {
 }
 
 /// Round trips of one op kind.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OpRoundTrips {
     /// Ops completed.
     pub ops: u64,
@@ -124,7 +124,7 @@ impl OpRoundTrips {
 }
 
 /// Snapshot of [`RoundTrips`].
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RoundTripCounts {
     /// Per op kind.
     pub per_op: BTreeMap<OpKind, OpRoundTrips>,

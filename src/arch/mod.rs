@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 pub use common::{get_object, list_objects};
 pub use error::ArchError;
-pub use instrument::{RoundTripCounts, RoundTrips, Store};
+pub use instrument::{OpRoundTrips, RoundTripCounts, RoundTrips, Store};
 pub use runtime::{Runtime, SystemConfig};
 
 /// Result of an operation on a system under test.
@@ -229,8 +229,14 @@ pub trait SystemUnderTest: Send + Sync {
     async fn settle(&self, timeout: Duration) -> OpResult<()>;
     /// Round trips counted so far.
     fn round_trips(&self) -> &RoundTrips;
+    /// Zeroes round trips and executions (after seeding, before measuring).
+    fn clear_counters(&self);
     /// Inngest-style executions counted so far (runs + steps).
     fn inngest(&self) -> inngest::ExecutionCounts;
+    /// Projector runs that exhausted their retries.
+    fn dead_letters(&self) -> Vec<inngest::DeadLetter> {
+        Vec::new()
+    }
     /// Storage measured in the stores.
     async fn footprint(&self) -> OpResult<Footprint>;
     /// PostgreSQL schema and object-store prefix this system owns (for measurements).

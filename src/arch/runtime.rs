@@ -126,6 +126,12 @@ impl Runtime {
         self.emulator.counts()
     }
 
+    /// Zeroes round trips, executions and dead letters.
+    pub fn clear_counters(&self) {
+        self.shared.rt.clear();
+        self.emulator.clear();
+    }
+
     /// Sends an event to the emulator over HTTP (one round trip on the request path).
     pub async fn emit(&self, op: OpKind, name: &str, data: serde_json::Value) -> OpResult<()> {
         self.shared.rt.add(op, Store::Http, 1);
@@ -156,8 +162,7 @@ impl Runtime {
             .await
             .map_err(|e| ArchError::Setup(format!("{} reset: {e}", loc.schema)))?;
         common::delete_prefix(&self.shared.s3, &self.shared.bucket, loc.prefix).await?;
-        self.shared.rt.clear();
-        self.emulator.clear();
+        self.clear_counters();
         Ok(())
     }
 

@@ -217,6 +217,9 @@ impl SystemUnderTest for Synthetic {
     async fn settle(&self, _timeout: Duration) -> OpResult<()> {
         Ok(())
     }
+    fn clear_counters(&self) {
+        self.rt.clear();
+    }
     fn round_trips(&self) -> &RoundTrips {
         &self.rt
     }

@@ -5,14 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::arch::{ArchError, EntityId, OpKind, SystemUnderTest};
 use crate::loadgen::content::find_marker;
 
 /// Where the sampled bodies were found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CopiesReport {
     /// Entities sampled.
     pub sampled: usize,

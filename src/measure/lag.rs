@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{ArchError, EntityId, NewEntity, SystemUnderTest, UserId};
 use crate::loadgen::content;
 
 /// Lag distribution over the samples, in milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LagSummary {
     /// Median.
     pub p50_ms: f64,
@@ -22,7 +22,7 @@ pub struct LagSummary {
 }
 
 /// Lag of `list` and `search`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LagReport {
     /// Writes measured.
     pub samples: usize,

@@ -60,7 +60,7 @@ pub struct StepRequest {
 }
 
 /// A run that exhausted its retries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadLetter {
     /// Function id.
     pub function: String,
@@ -73,7 +73,7 @@ pub struct DeadLetter {
 }
 
 /// Counts as Inngest would bill them.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ExecutionCounts {
     /// Events accepted by the ingest endpoint.
     pub events: u64,

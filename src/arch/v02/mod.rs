@@ -290,12 +290,20 @@ impl SystemUnderTest for V02 {
         self.runtime.settle(timeout).await
     }
 
+    fn clear_counters(&self) {
+        self.runtime.clear_counters();
+    }
+
     fn round_trips(&self) -> &RoundTrips {
         &self.inner.rt
     }
 
     fn inngest(&self) -> ExecutionCounts {
         self.runtime.executions()
+    }
+
+    fn dead_letters(&self) -> Vec<super::inngest::DeadLetter> {
+        self.runtime.dead_letters()
     }
 
     async fn footprint(&self) -> OpResult<Footprint> {

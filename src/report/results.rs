@@ -1,0 +1,252 @@
+//! The results file: `schema_version` 1, written atomically. Its JSON Schema is
+//! `schema/results-v1.schema.json`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::inngest::{DeadLetter, ExecutionCounts};
+use crate::arch::OpRoundTrips;
+use crate::loadgen::record::{ErrorSample, Percentiles};
+use crate::measure::copies::CopiesReport;
+use crate::measure::lag::LagReport;
+
+/// Version of this file's layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A run's results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// False when the run was interrupted or a system failed part-way.
+    pub complete: bool,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339.
+    pub finished_at: String,
+    /// Which scenario.
+    pub scenario: ScenarioInfo,
+    /// Where it ran.
+    pub environment: Environment,
+    /// Phases as run.
+    pub phases: Vec<PhaseInfo>,
+    /// Repetitions per system (`--repeat`), alternated A B A B.
+    pub repeat: usize,
+    /// Per system.
+    pub systems: BTreeMap<String, SystemResults>,
+    /// Caveats a reader must know (e.g. the TimescaleDB edition measured).
+    pub notes: Vec<String>,
+}
+
+/// Scenario identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Name.
+    pub name: String,
+    /// SHA-256 of the file.
+    pub hash: String,
+    /// RNG seed.
+    pub seed: u64,
+    /// Path as given.
+    pub path: String,
+    /// Seeded entities.
+    pub seeded_entities: u64,
+    /// Stated user behaviour, as written.
+    pub user_behaviour: BTreeMap<String, toml::Value>,
+}
+
+/// Where the run happened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    /// `git rev-parse HEAD` of the working directory, when available.
+    pub git_revision: Option<String>,
+    /// archbench version.
+    pub archbench_version: String,
+    /// Machine.
+    pub machine: Machine,
+    /// Stores, when any were used.
+    pub stores: Option<StoresInfo>,
+}
+
+/// The machine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    /// Host name.
+    pub hostname: String,
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// Kernel release.
+    pub kernel: String,
+    /// Memory in bytes.
+    pub memory_bytes: u64,
+}
+
+/// Store versions as they answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoresInfo {
+    /// local, docker, external.
+    pub mode: String,
+    /// `SHOW server_version`.
+    pub postgres_version: Option<String>,
+    /// TimescaleDB extension version.
+    pub timescaledb: Option<String>,
+    /// `apache` (no compression) or `timescale`.
+    pub timescaledb_license: Option<String>,
+    /// pgvector version.
+    pub vector: Option<String>,
+    /// S3 endpoint (no credentials).
+    pub s3_endpoint: String,
+}
+
+/// A phase as run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseInfo {
+    /// Name.
+    pub name: String,
+    /// open or closed.
+    pub model: String,
+    /// Seconds.
+    pub duration_s: f64,
+    /// Whether its ops are in the results.
+    pub recorded: bool,
+}
+
+/// One op kind of one system.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpResults {
+    /// Ops completed.
+    pub count: u64,
+    /// Ops that failed.
+    pub errors: u64,
+    /// Failures by kind.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Ops that started later than `late_after` after their intended time.
+    pub late: u64,
+    /// Latency from the intended start (coordinated-omission corrected), µs.
+    pub latency_us: Percentiles,
+    /// Service time from the actual start, µs.
+    pub service_time_us: Percentiles,
+    /// Actual minus intended start, µs.
+    pub schedule_lag_us: Percentiles,
+}
+
+/// One repetition of one op kind (for the CI gate's statistics).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepetitionOp {
+    /// Ops.
+    pub count: u64,
+    /// Latency, µs.
+    pub latency_us: Percentiles,
+}
+
+/// Bytes stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredBytes {
+    /// PostgreSQL relations of the system (TOAST, indexes, hypertable chunks).
+    pub postgres: u64,
+    /// Objects under the system's prefix.
+    pub object_store: u64,
+}
+
+/// Storage measured in the stores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FootprintResults {
+    /// Current bodies' total length.
+    pub logical_body_bytes: u64,
+    /// Stored bytes per store.
+    pub stored_bytes: StoredBytes,
+    /// Stored / logical.
+    pub amplification: Option<f64>,
+    /// Mean places holding a sampled body.
+    pub copies_per_item: f64,
+    /// Where the copies were found.
+    pub copies: CopiesReport,
+    /// Bytes per PostgreSQL relation.
+    pub postgres_relations: BTreeMap<String, u64>,
+    /// Objects stored.
+    pub object_count: u64,
+}
+
+/// Everything measured for one system.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemResults {
+    /// Per op kind, recorded phases of all repetitions.
+    pub ops: BTreeMap<String, OpResults>,
+    /// Per repetition, per op kind.
+    pub repetitions: Vec<BTreeMap<String, RepetitionOp>>,
+    /// The first failures, with timestamps.
+    pub error_samples: Vec<ErrorSample>,
+    /// Storage (absent for the synthetic target).
+    pub footprint: Option<FootprintResults>,
+    /// Round trips per op, per store.
+    pub round_trips: BTreeMap<String, OpRoundTrips>,
+    /// Inngest-style executions during the measured phases.
+    pub inngest_executions: ExecutionCounts,
+    /// Runs that exhausted their retries.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Projection lag (absent for the synthetic target).
+    pub projection_lag_ms: Option<LagReport>,
+    /// Interval log file (HdrHistogram format) beside results.json.
+    pub interval_log: Option<String>,
+}
+
+/// A results file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// Unreadable.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a results file of this version.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// File.
+        path: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+}
+
+impl Results {
+    /// Writes `path` through a temporary file and a rename: readers never see half a file.
+    pub fn write_atomic(&self, path: &Path) -> Result<(), ResultsError> {
+        let io = |source| ResultsError::Io { path: path.display().to_string(), source };
+        let json = serde_json::to_vec_pretty(self).expect("results serialise");
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        std::io::Write::write_all(&mut tmp, &json).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+
+    /// Reads and checks a results file.
+    pub fn read(path: &Path) -> Result<Self, ResultsError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ResultsError::Io { path: p.clone(), source })?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ResultsError::Invalid { path: p.clone(), message: format!("not JSON: {e}") })?;
+        match v.get("schema_version").and_then(|s| s.as_u64()) {
+            Some(n) if n == SCHEMA_VERSION as u64 => {}
+            Some(n) => {
+                return Err(ResultsError::Invalid {
+                    path: p,
+                    message: format!("schema_version is {n}; this archbench reads version {SCHEMA_VERSION}"),
+                });
+            }
+            None => return Err(ResultsError::Invalid { path: p, message: "field `schema_version` is missing".into() }),
+        }
+        serde_path_to_error::deserialize(v).map_err(|e| ResultsError::Invalid {
+            path: p,
+            message: format!("field `{}`: {}", e.path(), e.inner()),
+        })
+    }
+}
