@@ -28,7 +28,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<clap::Error>().is_some()
             || cause.downcast_ref::<run::UsageError>().is_some()
-            || cause.downcast_ref::<report::results::ResultsError>().is_some()
+            || cause
+                .downcast_ref::<report::results::ResultsError>()
+                .is_some()
         {
             return 2;
         }

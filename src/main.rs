@@ -30,8 +30,8 @@ enum Command {
         /// Scenario file (scenarios/*.toml).
         scenario: PathBuf,
         /// Systems to run, comma-separated: v02, v03, synthetic[:key=value,...].
-        #[arg(long, value_delimiter = ',')]
-        systems: Option<Vec<String>>,
+        #[arg(long)]
+        systems: Option<String>,
         #[command(flatten)]
         stores: StoreArgs,
         /// Output directory.
@@ -111,23 +111,42 @@ impl StoreArgs {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     match cli.command {
-        Command::Run { scenario, systems, stores: a, out: dir, repeat } => {
+        Command::Run {
+            scenario,
+            systems,
+            stores: a,
+            out: dir,
+            repeat,
+        } => {
             let opts = archbench::run::RunOptions {
                 scenario,
-                systems,
+                systems: systems.as_deref().map(archbench::run::split_systems),
                 stores: a.stores,
                 provision: a.options(),
                 out: dir,
                 repeat,
             };
             let summary = archbench::run::run(opts, &mut out).await?;
-            println!("results: {}{}", summary.results_path.display(), if summary.results.complete { "" } else { " (incomplete)" });
+            println!(
+                "results: {}{}",
+                summary.results_path.display(),
+                if summary.results.complete {
+                    ""
+                } else {
+                    " (incomplete)"
+                }
+            );
             if !summary.results.complete {
-                anyhow::bail!("the run is incomplete: {}", summary.results.notes.join("; "));
+                anyhow::bail!(
+                    "the run is incomplete: {}",
+                    summary.results.notes.join("; ")
+                );
             }
             Ok(())
         }
-        Command::Merge { logs, json } => archbench::loadgen::record::merge_command(&logs, json, &mut out),
+        Command::Merge { logs, json } => {
+            archbench::loadgen::record::merge_command(&logs, json, &mut out)
+        }
         Command::Stores { command } => match command {
             StoresCommand::Up {
                 stores: a,

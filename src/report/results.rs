@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::inngest::{DeadLetter, ExecutionCounts};
 use crate::arch::OpRoundTrips;
+use crate::arch::inngest::{DeadLetter, ExecutionCounts};
 use crate::loadgen::record::{ErrorSample, Percentiles};
 use crate::measure::copies::CopiesReport;
 use crate::measure::lag::LagReport;
@@ -217,9 +217,15 @@ pub enum ResultsError {
 impl Results {
     /// Writes `path` through a temporary file and a rename: readers never see half a file.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ResultsError> {
-        let io = |source| ResultsError::Io { path: path.display().to_string(), source };
+        let io = |source| ResultsError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let json = serde_json::to_vec_pretty(self).expect("results serialise");
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         std::io::Write::write_all(&mut tmp, &json).map_err(io)?;
@@ -231,22 +237,56 @@ impl Results {
     /// Reads and checks a results file.
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ResultsError::Io { path: p.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ResultsError::Io {
+            path: p.clone(),
+            source,
+        })?;
         let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ResultsError::Invalid { path: p.clone(), message: format!("not JSON: {e}") })?;
+            serde_json::from_slice(&bytes).map_err(|e| ResultsError::Invalid {
+                path: p.clone(),
+                message: format!("not JSON: {e}"),
+            })?;
         match v.get("schema_version").and_then(|s| s.as_u64()) {
             Some(n) if n == SCHEMA_VERSION as u64 => {}
             Some(n) => {
                 return Err(ResultsError::Invalid {
                     path: p,
-                    message: format!("schema_version is {n}; this archbench reads version {SCHEMA_VERSION}"),
+                    message: format!(
+                        "schema_version is {n}; this archbench reads version {SCHEMA_VERSION}"
+                    ),
                 });
             }
-            None => return Err(ResultsError::Invalid { path: p, message: "field `schema_version` is missing".into() }),
+            None => {
+                return Err(ResultsError::Invalid {
+                    path: p,
+                    message: "field `schema_version` is missing".into(),
+                });
+            }
         }
         serde_path_to_error::deserialize(v).map_err(|e| ResultsError::Invalid {
             path: p,
             message: format!("field `{}`: {}", e.path(), e.inner()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_schema_version_or_a_missing_field_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.json");
+        std::fs::write(&p, r#"{"schema_version": 2}"#).unwrap();
+        let e = Results::read(&p).unwrap_err().to_string();
+        assert!(e.contains("r.json") && e.contains("schema_version is 2"), "{e}");
+        std::fs::write(&p, r#"{"complete": true}"#).unwrap();
+        assert!(Results::read(&p).unwrap_err().to_string().contains("`schema_version` is missing"));
+        std::fs::write(&p, r#"{"schema_version": 1, "complete": true}"#).unwrap();
+        let e = Results::read(&p).unwrap_err().to_string();
+        assert!(e.contains("field `") && e.contains("started_at"), "{e}");
+        std::fs::write(&p, "not json").unwrap();
+        assert!(Results::read(&p).unwrap_err().to_string().contains("not JSON"));
     }
 }

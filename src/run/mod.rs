@@ -63,9 +63,32 @@ fn parse_system(name: &str) -> anyhow::Result<Kind> {
     match name {
         "v02" => Ok(Kind::V02),
         "v03" => Ok(Kind::V03),
-        s if s.starts_with("synthetic") => Ok(Kind::Synthetic(SyntheticSpec::parse(s).map_err(|e| UsageError(format!("--systems: {e}")))?)),
-        other => Err(UsageError(format!("--systems: unknown system `{other}`; allowed: v02, v03, synthetic[:key=value,...]")).into()),
+        s if s.starts_with("synthetic") => Ok(Kind::Synthetic(
+            SyntheticSpec::parse(s).map_err(|e| UsageError(format!("--systems: {e}")))?,
+        )),
+        other => Err(UsageError(format!(
+            "--systems: unknown system `{other}`; allowed: v02, v03, synthetic[:key=value,...]"
+        ))
+        .into()),
     }
+}
+
+/// Splits `--systems v02,v03,synthetic:service=1ms,servers=4` into systems: a token
+/// with `=` that names no system continues the synthetic spec before it.
+pub fn split_systems(arg: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tok in arg.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match out.last_mut() {
+            Some(prev)
+                if tok.contains('=') && !tok.contains(':') && prev.starts_with("synthetic") =>
+            {
+                prev.push(',');
+                prev.push_str(tok);
+            }
+            _ => out.push(tok.to_string()),
+        }
+    }
+    out
 }
 
 /// Bad arguments to `run` (exit code 2).
@@ -80,10 +103,16 @@ struct System {
 }
 
 /// Runs a scenario and writes `out/results.json`.
-pub async fn run(opts: RunOptions, out: &mut (impl std::io::Write + Send)) -> anyhow::Result<RunSummary> {
+pub async fn run(
+    opts: RunOptions,
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<RunSummary> {
     let scn = scenario::load(&opts.scenario)?;
     let names = opts.systems.clone().unwrap_or_else(|| scn.systems.clone());
-    let kinds: Vec<(String, Kind)> = names.iter().map(|n| parse_system(n).map(|k| (n.clone(), k))).collect::<anyhow::Result<_>>()?;
+    let kinds: Vec<(String, Kind)> = names
+        .iter()
+        .map(|n| parse_system(n).map(|k| (n.clone(), k)))
+        .collect::<anyhow::Result<_>>()?;
     if opts.repeat == 0 {
         return Err(UsageError("--repeat must be at least 1".into()).into());
     }
@@ -117,7 +146,9 @@ async fn run_with(
         let stop = stop.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
-            eprintln!("archbench: stopping — draining in-flight ops, results will be marked incomplete");
+            eprintln!(
+                "archbench: stopping — draining in-flight ops, results will be marked incomplete"
+            );
             stop.store(true, SeqCst);
         })
     };
@@ -125,8 +156,12 @@ async fn run_with(
     let mut systems = Vec::new();
     for (name, kind) in kinds {
         let sut: Arc<dyn SystemUnderTest> = match kind {
-            Kind::V02 => Arc::new(V02::connect(&stores.expect("stores provisioned").endpoints, &cfg).await?),
-            Kind::V03 => Arc::new(V03::connect(&stores.expect("stores provisioned").endpoints, &cfg).await?),
+            Kind::V02 => {
+                Arc::new(V02::connect(&stores.expect("stores provisioned").endpoints, &cfg).await?)
+            }
+            Kind::V03 => {
+                Arc::new(V03::connect(&stores.expect("stores provisioned").endpoints, &cfg).await?)
+            }
             Kind::Synthetic(spec) => Arc::new(Synthetic::new(spec)),
         };
         let stored = !name.starts_with("synthetic");
@@ -137,12 +172,25 @@ async fn run_with(
     let history_end = started_at;
     let mut space: Option<Arc<KeySpace>> = None;
     for s in &systems {
-        s.sut.prepare().await.with_context(|| format!("{}: preparing the schema", s.name))?;
-        s.sut.reset().await.with_context(|| format!("{}: clearing earlier data", s.name))?;
-        writeln!(out, "{}: seeding {} entities", s.name, scn.seeded_entities())?;
+        s.sut
+            .prepare()
+            .await
+            .with_context(|| format!("{}: preparing the schema", s.name))?;
+        s.sut
+            .reset()
+            .await
+            .with_context(|| format!("{}: clearing earlier data", s.name))?;
+        writeln!(
+            out,
+            "{}: seeding {} entities",
+            s.name,
+            scn.seeded_entities()
+        )?;
         let progress = Arc::new(SeedProgress::default());
         let ticker = progress::seed_ticker(s.name.clone(), progress.clone(), scn.seeded_entities());
-        let ks = seed(s.sut.clone(), scn, history_end, progress).await.with_context(|| format!("{}: seeding", s.name));
+        let ks = seed(s.sut.clone(), scn, history_end, progress)
+            .await
+            .with_context(|| format!("{}: seeding", s.name));
         ticker.abort();
         let ks = ks?;
         s.sut.clear_counters();
@@ -160,26 +208,66 @@ async fn run_with(
                 if stop.load(SeqCst) {
                     break 'reps;
                 }
-                let target_rec = if phase.record { rec.clone() } else { Arc::new(Recorder::new(scn.run.late_after)) };
-                let ticker = progress::phase_ticker(format!("{} rep {}/{} {}", s.name, rep + 1, opts.repeat, phase.name), target_rec.clone());
+                let target_rec = if phase.record {
+                    rec.clone()
+                } else {
+                    Arc::new(Recorder::new(scn.run.late_after))
+                };
+                let ticker = progress::phase_ticker(
+                    format!("{} rep {}/{} {}", s.name, rep + 1, opts.repeat, phase.name),
+                    target_rec.clone(),
+                );
                 let stream = (rep as u64) << 16 | i as u64;
                 let outcome = match &phase.workload {
                     Workload::Open { .. } => {
                         let mut planner = Planner::new(scn, space.clone(), stream);
                         let offsets = planner.schedule(&phase.workload, phase.duration);
-                        let schedule = offsets.into_iter().map(|o| (o, planner.next_op())).collect();
+                        let schedule = offsets
+                            .into_iter()
+                            .map(|o| (o, planner.next_op()))
+                            .collect();
                         run_open(s.sut.clone(), schedule, &scn.run, target_rec.clone(), &stop).await
                     }
-                    Workload::Closed { concurrency, think_time } => {
-                        let planners = (0..*concurrency as u64).map(|u| Planner::new(scn, space.clone(), stream << 20 | u)).collect();
-                        run_closed(s.sut.clone(), planners, *think_time, phase.duration, &scn.run, target_rec.clone(), stop.clone()).await
+                    Workload::Closed {
+                        concurrency,
+                        think_time,
+                    } => {
+                        let planners = (0..*concurrency as u64)
+                            .map(|u| Planner::new(scn, space.clone(), stream << 20 | u))
+                            .collect();
+                        run_closed(
+                            s.sut.clone(),
+                            planners,
+                            *think_time,
+                            phase.duration,
+                            &scn.run,
+                            target_rec.clone(),
+                            stop.clone(),
+                        )
+                        .await
                     }
                 };
                 ticker.abort();
                 let (done, failed) = target_rec.progress();
-                writeln!(out, "{} rep {}/{} phase {}: {} ops, {} errors, p99 {:.1} ms", s.name, rep + 1, opts.repeat, phase.name, done, failed, target_rec.p99_so_far() as f64 / 1e3)?;
+                writeln!(
+                    out,
+                    "{} rep {}/{} phase {}: {} ops, {} errors, p99 {:.1} ms",
+                    s.name,
+                    rep + 1,
+                    opts.repeat,
+                    phase.name,
+                    done,
+                    failed,
+                    target_rec.p99_so_far() as f64 / 1e3
+                )?;
                 if phase.record {
-                    recorded_phases.entry(s.name.clone()).or_default().push(outcome);
+                    recorded_phases
+                        .entry(s.name.clone())
+                        .or_default()
+                        .push(outcome);
+                } else if rep == 0 && !recorded_phases.contains_key(&s.name) {
+                    // Warm-up ops stay out of the counters, as they stay out of the histograms.
+                    s.sut.clear_counters();
                 }
             }
             totals.entry(s.name.clone()).or_default().push(rec);
@@ -197,7 +285,11 @@ async fn run_with(
         let mut sys = summarise(&recs);
         // Counters first: the storage and lag measurements below run ops of their own.
         let rt = s.sut.round_trips().snapshot();
-        sys.round_trips = rt.per_op.into_iter().map(|(op, r)| (op.name().to_string(), r)).collect();
+        sys.round_trips = rt
+            .per_op
+            .into_iter()
+            .map(|(op, r)| (op.name().to_string(), r))
+            .collect();
         sys.inngest_executions = s.sut.inngest();
         sys.dead_letters = s.sut.dead_letters();
         if let Some(st) = stores.filter(|_| s.stored) {
@@ -216,15 +308,21 @@ async fn run_with(
         let mut merged = BTreeMap::new();
         for r in &recs {
             for (sec, per_op) in r.snapshot().2 {
-                let e: &mut BTreeMap<OpKind, hdrhistogram::Histogram<u64>> = merged.entry(sec).or_default();
+                let e: &mut BTreeMap<OpKind, hdrhistogram::Histogram<u64>> =
+                    merged.entry(sec).or_default();
                 for (op, h) in per_op {
                     let _ = e.entry(op).or_insert_with(histogram).add(&h);
                 }
             }
         }
         let mut buf = Vec::new();
-        write_interval_log(&merged, started_at.timestamp_millis() as f64 / 1e3, &mut buf)?;
-        std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+        write_interval_log(
+            &merged,
+            started_at.timestamp_millis() as f64 / 1e3,
+            &mut buf,
+        )?;
+        std::fs::create_dir_all(&opts.out)
+            .with_context(|| format!("creating {}", opts.out.display()))?;
         atomic_write(&opts.out.join(&log_name), &buf)?;
         sys.interval_log = Some(log_name);
         results_systems.insert(s.name.clone(), sys);
@@ -285,14 +383,19 @@ async fn run_with(
     };
     let path = opts.out.join("results.json");
     results.write_atomic(&path)?;
-    Ok(RunSummary { results_path: path, results })
+    Ok(RunSummary {
+        results_path: path,
+        results,
+    })
 }
 
 fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -316,7 +419,15 @@ fn summarise(recs: &[Arc<Recorder>]) -> SystemResults {
         let (ops, samples, _) = r.snapshot();
         repetitions.push(
             ops.iter()
-                .map(|(op, rec)| (op.name().to_string(), RepetitionOp { count: rec.count, latency_us: Percentiles::of(&rec.latency) }))
+                .map(|(op, rec)| {
+                    (
+                        op.name().to_string(),
+                        RepetitionOp {
+                            count: rec.count,
+                            latency_us: Percentiles::of(&rec.latency),
+                        },
+                    )
+                })
                 .collect(),
         );
         error_samples.extend(samples);
@@ -333,7 +444,10 @@ fn summarise(recs: &[Arc<Recorder>]) -> SystemResults {
         }
     }
     SystemResults {
-        ops: total.iter().map(|(op, r)| (op.name().to_string(), op_results(r))).collect(),
+        ops: total
+            .iter()
+            .map(|(op, r)| (op.name().to_string(), op_results(r)))
+            .collect(),
         repetitions,
         error_samples,
         footprint: None,
@@ -350,23 +464,44 @@ const COPY_SAMPLE: usize = 20;
 /// Writes timed for projection lag.
 const LAG_SAMPLES: usize = 5;
 
-async fn measure_stored(s: &System, st: &Stores, space: &KeySpace, scn: &Scenario) -> anyhow::Result<(FootprintResults, lag::LagReport)> {
+async fn measure_stored(
+    s: &System,
+    st: &Stores,
+    space: &KeySpace,
+    scn: &Scenario,
+) -> anyhow::Result<(FootprintResults, lag::LagReport)> {
     let fp = s.sut.footprint().await?;
     let ep: &Endpoints = &st.endpoints;
     let pool = health::connect(&ep.postgres, 2).await?;
     let client = stores::s3::client(&ep.s3);
     let step = (space.entities.len() / COPY_SAMPLE).max(1);
-    let sample: Vec<_> = space.entities.iter().step_by(step).take(COPY_SAMPLE).map(|(_, id)| *id).collect();
+    let sample: Vec<_> = space
+        .entities
+        .iter()
+        .step_by(step)
+        .take(COPY_SAMPLE)
+        .map(|(_, id)| *id)
+        .collect();
     let c = copies::measure(s.sut.as_ref(), &pool, &client, &ep.s3.bucket, &sample).await;
     pool.close().await;
     let c = c?;
     // Lag is measured with a user outside the seeded ones, after the counters are read.
     let lag_user = UserId(scn.seeding.users as i64 + 1_000_000);
-    let lag = lag::measure(s.sut.as_ref(), lag_user, LAG_SAMPLES, scn.rng_seed, Duration::from_secs(60)).await?;
+    let lag = lag::measure(
+        s.sut.as_ref(),
+        lag_user,
+        LAG_SAMPLES,
+        scn.rng_seed,
+        Duration::from_secs(60),
+    )
+    .await?;
     Ok((
         FootprintResults {
             logical_body_bytes: fp.logical_body_bytes,
-            stored_bytes: StoredBytes { postgres: fp.postgres_bytes, object_store: fp.object_bytes },
+            stored_bytes: StoredBytes {
+                postgres: fp.postgres_bytes,
+                object_store: fp.object_bytes,
+            },
             amplification: fp.amplification(),
             copies_per_item: c.copies_per_item,
             copies: c,
@@ -378,7 +513,11 @@ async fn measure_stored(s: &System, st: &Stores, space: &KeySpace, scn: &Scenari
 }
 
 fn environment(stores: Option<StoresInfo>) -> Environment {
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let memory_bytes = read("/proc/meminfo")
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -399,5 +538,24 @@ fn environment(stores: Option<StoresInfo>) -> Environment {
             memory_bytes,
         },
         stores,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systems_split_on_commas_but_keep_synthetic_specs_whole() {
+        assert_eq!(split_systems("v02,v03"), ["v02", "v03"]);
+        assert_eq!(
+            split_systems("v02, synthetic:service=1ms,servers=4,delay.get=2ms ,v03"),
+            [
+                "v02",
+                "synthetic:service=1ms,servers=4,delay.get=2ms",
+                "v03"
+            ]
+        );
+        assert_eq!(split_systems("synthetic"), ["synthetic"]);
     }
 }

@@ -10,10 +10,16 @@ use crate::loadgen::record::Recorder;
 use crate::loadgen::seed::SeedProgress;
 
 fn every() -> Duration {
-    if std::io::stderr().is_terminal() { Duration::from_millis(250) } else { Duration::from_secs(5) }
+    if std::io::stderr().is_terminal() {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(5)
+    }
 }
 
-fn spawn_ticker(mut line: impl FnMut(f64) -> String + Send + 'static) -> tokio::task::JoinHandle<()> {
+fn spawn_ticker(
+    mut line: impl FnMut(f64) -> String + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let tty = std::io::stderr().is_terminal();
         let bar = tty.then(|| {
@@ -50,7 +56,11 @@ fn spawn_ticker(mut line: impl FnMut(f64) -> String + Send + 'static) -> tokio::
 pub fn seed_ticker(name: String, p: Arc<SeedProgress>, total: u64) -> tokio::task::JoinHandle<()> {
     spawn_ticker(move |secs| {
         let n = p.entities.load(Relaxed);
-        format!("{name} seeding: {n}/{total} entities, {:.1} MB, {:.0} entities/s", p.bytes.load(Relaxed) as f64 / 1e6, n as f64 / secs.max(1e-3))
+        format!(
+            "{name} seeding: {n}/{total} entities, {:.1} MB, {:.0} entities/s",
+            p.bytes.load(Relaxed) as f64 / 1e6,
+            n as f64 / secs.max(1e-3)
+        )
     })
 }
 
@@ -58,6 +68,10 @@ pub fn seed_ticker(name: String, p: Arc<SeedProgress>, total: u64) -> tokio::tas
 pub fn phase_ticker(label: String, rec: Arc<Recorder>) -> tokio::task::JoinHandle<()> {
     spawn_ticker(move |secs| {
         let (done, failed) = rec.progress();
-        format!("{label}: {done} ops, {:.1} ops/s, p99 {:.1} ms, {failed} errors", done as f64 / secs.max(1e-3), rec.p99_so_far() as f64 / 1e3)
+        format!(
+            "{label}: {done} ops, {:.1} ops/s, p99 {:.1} ms, {failed} errors",
+            done as f64 / secs.max(1e-3),
+            rec.p99_so_far() as f64 / 1e3
+        )
     })
 }

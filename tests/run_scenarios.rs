@@ -1,0 +1,202 @@
+//! `archbench run` end to end: the smoke scenario on local stores, a synthetic-only
+//! run, Ctrl-C, and the results file checked against its JSON Schema.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use archbench::report::results::Results;
+use archbench::run::{RunOptions, run};
+use archbench::stores::StoreMode;
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn assert_valid(path: &Path) -> serde_json::Value {
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo("schema/results-v1.schema.json")).unwrap())
+            .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results do not match the schema:\n{}",
+        errors.join("\n")
+    );
+    v
+}
+
+const SYNTHETIC: &str = r#"
+name = "synthetic-check"
+rng_seed = 3
+systems = ["synthetic:service=1ms,servers=4"]
+[seeding]
+users = 2
+entities_per_user = 5
+body_bytes = { median = 500, p99 = 2000 }
+versions_per_entity = { min = 1, max = 2 }
+history_days = 2
+[mix]
+get = 4
+list = 1
+create = 1
+[[phase]]
+name = "steady"
+model = "open"
+rate = 200
+duration = "DURATION"
+"#;
+
+#[tokio::test]
+async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_systems() {
+    let root = common::run_root();
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        scenario: repo("scenarios/smoke.toml"),
+        systems: None,
+        stores: StoreMode::Local,
+        provision: common::local_opts(root.path()),
+        out: out.path().to_path_buf(),
+        repeat: 1,
+    };
+    let mut log = Vec::new();
+    let summary = run(opts, &mut log).await.unwrap();
+    println!("{}", String::from_utf8_lossy(&log));
+    let v = assert_valid(&summary.results_path);
+    assert_eq!(v["complete"], true);
+    let r = Results::read(&summary.results_path).unwrap();
+    assert_eq!(r.systems.keys().collect::<Vec<_>>(), ["v02", "v03"]);
+    assert_eq!(
+        r.environment
+            .stores
+            .as_ref()
+            .unwrap()
+            .timescaledb_license
+            .as_deref(),
+        Some("apache")
+    );
+    for (name, s) in &r.systems {
+        for op in [
+            "create", "update", "get", "list", "search", "history", "activity",
+        ] {
+            let o = s
+                .ops
+                .get(op)
+                .unwrap_or_else(|| panic!("{name} has no {op}"));
+            assert!(o.count > 0, "{name} {op}");
+            assert_eq!(o.errors, 0, "{name} {op}: {:?}", s.error_samples);
+            assert!(o.latency_us.p99 >= o.service_time_us.p50, "{name} {op}");
+        }
+        let log = out.path().join(s.interval_log.as_ref().unwrap());
+        let merged =
+            archbench::loadgen::record::merge_interval_logs(&[std::fs::read(&log).unwrap()])
+                .unwrap();
+        assert_eq!(
+            merged["get"].len(),
+            s.ops["get"].count,
+            "interval log holds every recorded get"
+        );
+        assert!(s.projection_lag_ms.is_some());
+    }
+    let (v02, v03) = (&r.systems["v02"], &r.systems["v03"]);
+    assert_eq!(v02.footprint.as_ref().unwrap().copies_per_item, 5.0);
+    assert_eq!(v03.footprint.as_ref().unwrap().copies_per_item, 1.0);
+    // Executions per write during the measured phase: 10 for V0.2, 3 for V0.3.
+    for (s, per_write) in [(v02, 10), (v03, 3)] {
+        let writes = s.round_trips["create"].ops + s.round_trips["update"].ops;
+        assert_eq!(s.inngest_executions.executions, per_write * writes);
+    }
+    assert!(r.scenario.seeded_entities == 80);
+}
+
+#[tokio::test]
+async fn a_synthetic_run_needs_no_stores_and_repeats_alternate() {
+    let dir = tempfile::tempdir().unwrap();
+    let scn = dir.path().join("s.toml");
+    std::fs::write(&scn, SYNTHETIC.replace("DURATION", "2s")).unwrap();
+    let opts = RunOptions {
+        scenario: scn,
+        systems: Some(vec![
+            "synthetic:service=1ms,servers=16".into(),
+            "synthetic:service=1ms,servers=16,delay.get=4ms".into(),
+        ]),
+        stores: StoreMode::Local,
+        provision: Default::default(),
+        out: dir.path().join("out"),
+        repeat: 2,
+    };
+    let summary = run(opts, &mut Vec::new()).await.unwrap();
+    assert_valid(&summary.results_path);
+    let r = summary.results;
+    assert!(r.environment.stores.is_none());
+    let fast = &r.systems["synthetic:service=1ms,servers=16"];
+    let slow = &r.systems["synthetic:service=1ms,servers=16,delay.get=4ms"];
+    assert_eq!(fast.repetitions.len(), 2);
+    assert!(fast.footprint.is_none());
+    // Same op sequence for both, and the injected delay shows on get only.
+    assert_eq!(fast.ops["get"].count, slow.ops["get"].count);
+    assert!(slow.ops["get"].latency_us.p50 >= fast.ops["get"].latency_us.p50 + 3_000);
+    assert!(slow.ops["list"].latency_us.p50 < fast.ops["list"].latency_us.p50 + 1_000);
+}
+
+#[test]
+fn ctrl_c_drains_and_writes_incomplete_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let scn = dir.path().join("long.toml");
+    std::fs::write(&scn, SYNTHETIC.replace("DURATION", "60s")).unwrap();
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_archbench"))
+        .arg("run")
+        .arg(&scn)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "an incomplete run must not exit 0");
+    let r = Results::read(&out.join("results.json")).unwrap();
+    assert!(!r.complete);
+    assert!(r.notes.iter().any(|n| n.contains("interrupted")));
+    let s = r.systems.values().next().unwrap();
+    assert!(
+        s.ops["get"].count > 100,
+        "ops before the stop are kept: {}",
+        s.ops["get"].count
+    );
+    assert!(s.ops["get"].count < 60 * 200);
+}
+
+#[test]
+fn a_bad_scenario_exits_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let scn = dir.path().join("bad.toml");
+    std::fs::write(
+        &scn,
+        SYNTHETIC
+            .replace("DURATION", "2s")
+            .replace("rate = 200", "rate = -1"),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_archbench"))
+        .arg("run")
+        .arg(&scn)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:18:8: phase[0].rate: must be > 0 ops/s, got -1"),
+        "{err}"
+    );
+}
