@@ -280,13 +280,26 @@ mod tests {
         let p = d.path().join("r.json");
         std::fs::write(&p, r#"{"schema_version": 2}"#).unwrap();
         let e = Results::read(&p).unwrap_err().to_string();
-        assert!(e.contains("r.json") && e.contains("schema_version is 2"), "{e}");
+        assert!(
+            e.contains("r.json") && e.contains("schema_version is 2"),
+            "{e}"
+        );
         std::fs::write(&p, r#"{"complete": true}"#).unwrap();
-        assert!(Results::read(&p).unwrap_err().to_string().contains("`schema_version` is missing"));
+        assert!(
+            Results::read(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("`schema_version` is missing")
+        );
         std::fs::write(&p, r#"{"schema_version": 1, "complete": true}"#).unwrap();
         let e = Results::read(&p).unwrap_err().to_string();
         assert!(e.contains("field `") && e.contains("started_at"), "{e}");
         std::fs::write(&p, "not json").unwrap();
-        assert!(Results::read(&p).unwrap_err().to_string().contains("not JSON"));
+        assert!(
+            Results::read(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not JSON")
+        );
     }
 }
