@@ -40,6 +40,9 @@ enum Command {
         /// Repetitions per system, alternated A B A B.
         #[arg(long, default_value_t = 1)]
         repeat: usize,
+        /// Inject a delay to validate the gate: SYSTEM.OP=+20% or SYSTEM.OP=+2ms (repeatable).
+        #[arg(long = "fault", value_parser = parse_fault)]
+        faults: Vec<archbench::arch::fault::FaultSpec>,
     },
     /// Merge HdrHistogram interval logs (runs or agents) and print percentiles per op.
     Merge {
@@ -108,6 +111,10 @@ impl StoreArgs {
     }
 }
 
+fn parse_fault(s: &str) -> Result<archbench::arch::fault::FaultSpec, String> {
+    archbench::arch::fault::FaultSpec::parse(s)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     match cli.command {
@@ -117,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             stores: a,
             out: dir,
             repeat,
+            faults,
         } => {
             let opts = archbench::run::RunOptions {
                 scenario,
@@ -125,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 provision: a.options(),
                 out: dir,
                 repeat,
+                faults,
             };
             let summary = archbench::run::run(opts, &mut out).await?;
             println!(

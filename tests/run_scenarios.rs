@@ -64,6 +64,7 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         provision: common::local_opts(root.path()),
         out: out.path().to_path_buf(),
         repeat: 1,
+        faults: Vec::new(),
     };
     let mut log = Vec::new();
     let summary = run(opts, &mut log).await.unwrap();
@@ -130,6 +131,7 @@ async fn a_synthetic_run_needs_no_stores_and_repeats_alternate() {
         provision: Default::default(),
         out: dir.path().join("out"),
         repeat: 2,
+        faults: Vec::new(),
     };
     let summary = run(opts, &mut Vec::new()).await.unwrap();
     assert_valid(&summary.results_path);

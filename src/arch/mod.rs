@@ -6,6 +6,7 @@
 mod common;
 pub mod embedding;
 mod error;
+pub mod fault;
 pub mod inngest;
 mod instrument;
 mod runtime;

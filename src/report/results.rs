@@ -55,6 +55,8 @@ pub struct ScenarioInfo {
     pub seeded_entities: u64,
     /// Stated user behaviour, as written.
     pub user_behaviour: BTreeMap<String, toml::Value>,
+    /// The scenario's CI gate settings.
+    pub gate: crate::scenario::GateConfig,
 }
 
 /// Where the run happened.

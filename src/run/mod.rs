@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Repetitions per system.
     pub repeat: usize,
+    /// Injected delays (`--fault v03.create=+20%`), for validating the gate.
+    pub faults: Vec<crate::arch::fault::FaultSpec>,
 }
 
 /// What `run` produced.
@@ -113,6 +115,15 @@ pub async fn run(
         .iter()
         .map(|n| parse_system(n).map(|k| (n.clone(), k)))
         .collect::<anyhow::Result<_>>()?;
+    if let Some(f) = opts.faults.iter().find(|f| !names.contains(&f.system)) {
+        return Err(UsageError(format!(
+            "--fault {}: no system `{}` in this run ({})",
+            f.describe(),
+            f.system,
+            names.join(", ")
+        ))
+        .into());
+    }
     if opts.repeat == 0 {
         return Err(UsageError("--repeat must be at least 1".into()).into());
     }
@@ -165,6 +176,10 @@ async fn run_with(
             Kind::Synthetic(spec) => Arc::new(Synthetic::new(spec)),
         };
         let stored = !name.starts_with("synthetic");
+        let mut sut = sut;
+        for f in opts.faults.iter().filter(|f| f.system == name) {
+            sut = Arc::new(crate::arch::fault::Faulty::new(sut, f.clone()));
+        }
         systems.push(System { name, sut, stored });
     }
 
@@ -347,6 +362,9 @@ async fn run_with(
         None => None,
     };
     notes.push("Inngest is emulated (its execution model: runs, steps over HTTP, retries), on loopback; production adds network distance per step.".into());
+    for f in &opts.faults {
+        notes.push(format!("fault injected: {}", f.describe()));
+    }
     if interrupted {
         notes.push("interrupted: the results cover the ops that ran before the stop".into());
     }
@@ -362,6 +380,7 @@ async fn run_with(
             path: opts.scenario.display().to_string(),
             seeded_entities: scn.seeded_entities(),
             user_behaviour: scn.user_behaviour.clone(),
+            gate: scn.gate.clone(),
         },
         environment: environment(stores_info),
         phases: scn

@@ -49,7 +49,52 @@ pub(crate) struct RawScenario {
     run: Option<Spanned<RawRun>>,
     #[serde(default)]
     user_behaviour: Option<BTreeMap<String, toml::Value>>,
+    #[serde(default)]
+    gate: Option<Spanned<RawGate>>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGate {
+    #[serde(default)]
+    percentiles: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    threshold_pct: Option<Spanned<f64>>,
+    #[serde(default)]
+    alpha: Option<Spanned<f64>>,
+    #[serde(default)]
+    thresholds: Option<BTreeMap<String, Spanned<f64>>>,
+}
+
+/// The CI gate's settings (`[gate]`): which percentiles of corrected latency to
+/// compare, the regression threshold, and the significance level of the test on
+/// per-repetition values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GateConfig {
+    /// Percentile names: p50, p90, p95, p99, p999, max, mean.
+    pub percentiles: Vec<String>,
+    /// Default regression threshold, percent.
+    pub threshold_pct: f64,
+    /// Significance level of the Mann-Whitney U test.
+    pub alpha: f64,
+    /// Per `op` or `op.percentile` thresholds, percent (from `gate calibrate`).
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, f64>,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self {
+            percentiles: vec!["p50".into(), "p95".into(), "p99".into()],
+            threshold_pct: 10.0,
+            alpha: 0.05,
+            thresholds: BTreeMap::new(),
+        }
+    }
+}
+
+/// Percentiles the gate can compare.
+pub const GATE_PERCENTILES: [&str; 7] = ["p50", "p90", "p95", "p99", "p999", "max", "mean"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +225,8 @@ pub struct Scenario {
     pub run: RunSettings,
     /// Stated user behaviour for the cost model (kept as written).
     pub user_behaviour: BTreeMap<String, toml::Value>,
+    /// CI gate settings.
+    pub gate: GateConfig,
 }
 
 /// Seeding settings.
@@ -479,8 +526,94 @@ impl RawScenario {
             phases,
             run,
             user_behaviour: self.user_behaviour.unwrap_or_default(),
+            gate: match &self.gate {
+                None => GateConfig::default(),
+                Some(g) => validate_gate(g.get_ref())?,
+            },
         })
     }
+}
+
+fn validate_gate(g: &RawGate) -> Result<GateConfig, Problem> {
+    let d = GateConfig::default();
+    let percentiles = match &g.percentiles {
+        None => d.percentiles,
+        Some(p) => {
+            if let Some(bad) = p
+                .get_ref()
+                .iter()
+                .find(|x| !GATE_PERCENTILES.contains(&x.as_str()))
+            {
+                return Err(problem(
+                    p,
+                    "gate.percentiles",
+                    format!(
+                        "unknown percentile `{bad}`; allowed: {}",
+                        GATE_PERCENTILES.join(", ")
+                    ),
+                ));
+            }
+            if p.get_ref().is_empty() {
+                return Err(problem(
+                    p,
+                    "gate.percentiles",
+                    "name at least one percentile",
+                ));
+            }
+            p.get_ref().clone()
+        }
+    };
+    let threshold_pct = match &g.threshold_pct {
+        Some(t) if !positive(*t.get_ref()) => {
+            return Err(problem(
+                t,
+                "gate.threshold_pct",
+                format!("must be > 0 percent, got {}", t.get_ref()),
+            ));
+        }
+        Some(t) => *t.get_ref(),
+        None => d.threshold_pct,
+    };
+    let alpha = match &g.alpha {
+        Some(a) if !(positive(*a.get_ref()) && *a.get_ref() < 0.5) => {
+            return Err(problem(
+                a,
+                "gate.alpha",
+                format!("must be in (0, 0.5), got {}", a.get_ref()),
+            ));
+        }
+        Some(a) => *a.get_ref(),
+        None => d.alpha,
+    };
+    let mut thresholds = BTreeMap::new();
+    for (k, v) in g.thresholds.iter().flatten() {
+        let (op, pct) = k
+            .split_once('.')
+            .map_or((k.as_str(), None), |(o, p)| (o, Some(p)));
+        if !crate::arch::OpKind::ALL.iter().any(|o| o.name() == op)
+            || pct.is_some_and(|p| !GATE_PERCENTILES.contains(&p))
+        {
+            return Err(problem(
+                v,
+                format!("gate.thresholds.{k}"),
+                "key must be `op` or `op.percentile`, e.g. `create` or `create.p99`",
+            ));
+        }
+        if !positive(*v.get_ref()) {
+            return Err(problem(
+                v,
+                format!("gate.thresholds.{k}"),
+                format!("must be > 0 percent, got {}", v.get_ref()),
+            ));
+        }
+        thresholds.insert(k.clone(), *v.get_ref());
+    }
+    Ok(GateConfig {
+        percentiles,
+        threshold_pct,
+        alpha,
+        thresholds,
+    })
 }
 
 impl Default for RunSettings {
