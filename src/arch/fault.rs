@@ -33,7 +33,7 @@ impl FaultSpec {
                 "--fault `{s}`: write SYSTEM.OP=+PERCENT% or SYSTEM.OP=+DURATION, e.g. v03.create=+20%"
             )
         };
-        let (target, amount) = s.split_once('=').ok_or_else(bad)?;
+        let (target, amount) = s.rsplit_once('=').ok_or_else(bad)?;
         let (system, op) = target.rsplit_once('.').ok_or_else(bad)?;
         let op = OpKind::ALL
             .into_iter()
