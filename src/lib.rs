@@ -6,6 +6,7 @@
 //! JSON -> cost & verdict -> report / gate. Each module owns one step.
 
 pub mod arch;
+pub mod gate;
 pub mod loadgen;
 pub mod measure;
 pub mod report;
@@ -31,8 +32,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<report::results::ResultsError>()
                 .is_some()
+            || cause.downcast_ref::<gate::GateError>().is_some()
         {
             return 2;
+        }
+        if cause.downcast_ref::<gate::GateFailed>().is_some() {
+            return 1;
         }
         if let Some(e) = cause.downcast_ref::<scenario::ScenarioError>() {
             return e.exit_code();

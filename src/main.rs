@@ -44,6 +44,36 @@ enum Command {
         #[arg(long = "fault", value_parser = parse_fault)]
         faults: Vec<archbench::arch::fault::FaultSpec>,
     },
+    /// Compare a results file with a baseline and fail on a latency regression.
+    #[command(args_conflicts_with_subcommands = true)]
+    Gate {
+        #[command(subcommand)]
+        command: Option<GateCommand>,
+        /// Baseline results.json.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Current results.json.
+        #[arg(long)]
+        current: Option<PathBuf>,
+        /// Also write the Markdown summary here (appended; e.g. $GITHUB_STEP_SUMMARY).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Print JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+        /// Percentiles to compare (default: the scenario's [gate], else p50,p95,p99).
+        #[arg(long, value_delimiter = ',')]
+        percentiles: Option<Vec<String>>,
+        /// Regression threshold in percent for every op (default: the scenario's [gate]).
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Significance level of the Mann-Whitney U test.
+        #[arg(long)]
+        alpha: Option<f64>,
+    },
     /// Merge HdrHistogram interval logs (runs or agents) and print percentiles per op.
     Merge {
         /// Interval log files (.hlog).
@@ -52,6 +82,29 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum GateCommand {
+    /// Run the scenario twice (A/A) and propose thresholds from the measured spread.
+    Calibrate {
+        /// Scenario file.
+        scenario: PathBuf,
+        /// Repetitions per run (2 or more).
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+        /// Systems instead of the scenario's own.
+        #[arg(long)]
+        systems: Option<String>,
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// Output directory (A and B results go to DIR/a and DIR/b).
+        #[arg(long, default_value = "reports/out/calibrate")]
+        out: PathBuf,
+        /// Percentiles to calibrate.
+        #[arg(long, value_delimiter = ',', default_value = "p50,p95,p99")]
+        percentiles: Vec<String>,
     },
 }
 
@@ -152,6 +205,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Gate {
+            command:
+                Some(GateCommand::Calibrate {
+                    scenario,
+                    repeat,
+                    systems,
+                    stores: a,
+                    out: dir,
+                    percentiles,
+                }),
+            ..
+        } => {
+            let opts = archbench::run::RunOptions {
+                scenario,
+                systems: systems.as_deref().map(archbench::run::split_systems),
+                stores: a.stores,
+                provision: a.options(),
+                out: dir,
+                repeat,
+                faults: Vec::new(),
+            };
+            archbench::gate::calibrate(opts, &percentiles, &mut out)
+                .await
+                .map(drop)
+        }
+        Command::Gate {
+            command: None,
+            baseline,
+            current,
+            markdown,
+            junit,
+            json,
+            percentiles,
+            threshold,
+            alpha,
+        } => {
+            let (Some(baseline), Some(current)) = (baseline, current) else {
+                return Err(archbench::run::UsageError(
+                    "gate needs --baseline FILE and --current FILE (or the `calibrate` subcommand)"
+                        .into(),
+                )
+                .into());
+            };
+            let overrides = archbench::gate::GateOverrides {
+                percentiles,
+                threshold_pct: threshold,
+                alpha,
+            };
+            let outs = archbench::gate::GateOutputs {
+                markdown,
+                junit,
+                json,
+            };
+            archbench::gate::gate_command(&baseline, &current, &overrides, &outs, &mut out)
+                .map(drop)
         }
         Command::Merge { logs, json } => {
             archbench::loadgen::record::merge_command(&logs, json, &mut out)

@@ -1,0 +1,513 @@
+//! The CI regression gate: compares a current results file with a baseline, per
+//! system, op and percentile of corrected latency. With repetitions on both sides it
+//! decides with a one-sided Mann-Whitney U test on the per-repetition values, and
+//! calls a regression only when the change is also larger than the threshold (so
+//! neither noise nor a tiny but consistent shift fails a build). Without repetitions
+//! it falls back to the threshold alone and says so.
+
+mod output;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use output::{junit, markdown};
+
+use crate::loadgen::record::Percentiles;
+use crate::report::results::Results;
+use crate::scenario::{GATE_PERCENTILES, GateConfig};
+
+/// Bad gate input: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {field}: {message}")]
+pub struct GateError {
+    /// Which file (or `--option`).
+    pub file: String,
+    /// Which field.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// How a comparison was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Mann-Whitney U on per-repetition values, plus the threshold.
+    MannWhitney,
+    /// Threshold on the aggregate value (no repetitions).
+    Threshold,
+}
+
+/// The outcome of one comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Within noise or threshold.
+    Pass,
+    /// Slower beyond the threshold (and significant, with repetitions).
+    Regression,
+    /// Faster beyond the threshold: reported, never a failure.
+    Improvement,
+}
+
+/// One system/op/percentile comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// System.
+    pub system: String,
+    /// Op.
+    pub op: String,
+    /// Percentile name.
+    pub percentile: String,
+    /// Baseline value, µs (median over repetitions).
+    pub baseline_us: f64,
+    /// Current value, µs (median over repetitions).
+    pub current_us: f64,
+    /// Relative change, percent.
+    pub change_pct: f64,
+    /// Threshold applied, percent.
+    pub threshold_pct: f64,
+    /// One-sided p-value (Mann-Whitney only).
+    pub p_value: Option<f64>,
+    /// How it was decided.
+    pub method: Method,
+    /// Result.
+    pub verdict: Verdict,
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateReport {
+    /// Baseline file.
+    pub baseline: String,
+    /// Current file.
+    pub current: String,
+    /// Settings used.
+    pub config: GateConfig,
+    /// Repetitions found (baseline, current).
+    pub repetitions: (usize, usize),
+    /// How decisions were made, in words.
+    pub method_note: String,
+    /// Every comparison.
+    pub comparisons: Vec<Comparison>,
+    /// Why the gate fails regardless of the comparisons (an incomplete run).
+    pub blocked: Option<String>,
+}
+
+impl GateReport {
+    /// Whether CI may go on.
+    pub fn passed(&self) -> bool {
+        self.blocked.is_none()
+            && self
+                .comparisons
+                .iter()
+                .all(|c| c.verdict != Verdict::Regression)
+    }
+
+    /// Comparisons that failed.
+    pub fn regressions(&self) -> impl Iterator<Item = &Comparison> {
+        self.comparisons
+            .iter()
+            .filter(|c| c.verdict == Verdict::Regression)
+    }
+}
+
+/// CLI overrides of the scenario's `[gate]` section.
+#[derive(Debug, Clone, Default)]
+pub struct GateOverrides {
+    /// Percentiles.
+    pub percentiles: Option<Vec<String>>,
+    /// Threshold, percent (applies to every op).
+    pub threshold_pct: Option<f64>,
+    /// Significance level.
+    pub alpha: Option<f64>,
+}
+
+fn pick(p: &Percentiles, name: &str) -> f64 {
+    match name {
+        "p50" => p.p50 as f64,
+        "p90" => p.p90 as f64,
+        "p95" => p.p95 as f64,
+        "p99" => p.p99 as f64,
+        "p999" => p.p999 as f64,
+        "max" => p.max as f64,
+        _ => p.mean,
+    }
+}
+
+/// Reads both files and compares them.
+pub fn compare_files(
+    baseline: &Path,
+    current: &Path,
+    overrides: &GateOverrides,
+) -> anyhow::Result<GateReport> {
+    let b = Results::read(baseline)?;
+    let c = Results::read(current)?;
+    Ok(compare(
+        &b,
+        &baseline.display().to_string(),
+        &c,
+        &current.display().to_string(),
+        overrides,
+    )?)
+}
+
+/// Compares two results.
+pub fn compare(
+    b: &Results,
+    bname: &str,
+    c: &Results,
+    cname: &str,
+    o: &GateOverrides,
+) -> Result<GateReport, GateError> {
+    let err = |file: &str, field: String, message: String| GateError {
+        file: file.into(),
+        field,
+        message,
+    };
+    if b.scenario.name != c.scenario.name || b.scenario.seed != c.scenario.seed {
+        return Err(err(
+            cname,
+            "scenario".into(),
+            format!(
+                "scenario `{}` (seed {}) cannot be compared with the baseline's `{}` (seed {}) in {bname}",
+                c.scenario.name, c.scenario.seed, b.scenario.name, b.scenario.seed
+            ),
+        ));
+    }
+    let mut config = c.scenario.gate.clone();
+    if let Some(p) = &o.percentiles {
+        config.percentiles = p.clone();
+    }
+    if let Some(t) = o.threshold_pct {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(err(
+                "--threshold",
+                "threshold".into(),
+                format!("must be > 0 percent, got {t}"),
+            ));
+        }
+        config.threshold_pct = t;
+        config.thresholds.clear();
+    }
+    if let Some(a) = o.alpha {
+        if !(a > 0.0 && a < 0.5) {
+            return Err(err(
+                "--alpha",
+                "alpha".into(),
+                format!("must be in (0, 0.5), got {a}"),
+            ));
+        }
+        config.alpha = a;
+    }
+    if let Some(bad) = config
+        .percentiles
+        .iter()
+        .find(|p| !GATE_PERCENTILES.contains(&p.as_str()))
+    {
+        return Err(err(
+            cname,
+            "scenario.gate.percentiles".into(),
+            format!(
+                "percentile `{bad}` is not recorded; recorded: {}",
+                GATE_PERCENTILES.join(", ")
+            ),
+        ));
+    }
+    let reps = (
+        b.systems
+            .values()
+            .map(|s| s.repetitions.len())
+            .min()
+            .unwrap_or(0),
+        c.systems
+            .values()
+            .map(|s| s.repetitions.len())
+            .min()
+            .unwrap_or(0),
+    );
+    let statistical = reps.0 >= 2 && reps.1 >= 2;
+    let mut comparisons = Vec::new();
+    for (sys, bs) in &b.systems {
+        let cs = c.systems.get(sys).ok_or_else(|| {
+            err(
+                cname,
+                format!("systems.{sys}"),
+                "missing: the baseline has this system".into(),
+            )
+        })?;
+        for (op, bo) in &bs.ops {
+            let co = cs.ops.get(op).ok_or_else(|| {
+                err(
+                    cname,
+                    format!("systems.{sys}.ops.{op}"),
+                    "missing: the baseline has this op".into(),
+                )
+            })?;
+            for pct in &config.percentiles {
+                let threshold = config
+                    .thresholds
+                    .get(&format!("{op}.{pct}"))
+                    .or_else(|| config.thresholds.get(op))
+                    .copied()
+                    .unwrap_or(config.threshold_pct);
+                let series = |r: &crate::report::results::SystemResults| -> Vec<f64> {
+                    r.repetitions
+                        .iter()
+                        .filter_map(|rep| rep.get(op))
+                        .map(|x| pick(&x.latency_us, pct))
+                        .collect()
+                };
+                let (bv, cv) = (series(bs), series(cs));
+                let (base, cur, p_value, method) = if statistical && bv.len() >= 2 && cv.len() >= 2
+                {
+                    (
+                        stats::median(&bv),
+                        stats::median(&cv),
+                        Some(stats::mann_whitney_greater(&bv, &cv)),
+                        Method::MannWhitney,
+                    )
+                } else {
+                    (
+                        pick(&bo.latency_us, pct),
+                        pick(&co.latency_us, pct),
+                        None,
+                        Method::Threshold,
+                    )
+                };
+                let change_pct = if base > 0.0 {
+                    (cur / base - 1.0) * 100.0
+                } else {
+                    0.0
+                };
+                let verdict = if change_pct > threshold && p_value.is_none_or(|p| p < config.alpha)
+                {
+                    Verdict::Regression
+                } else if change_pct < -threshold {
+                    Verdict::Improvement
+                } else {
+                    Verdict::Pass
+                };
+                comparisons.push(Comparison {
+                    system: sys.clone(),
+                    op: op.clone(),
+                    percentile: pct.clone(),
+                    baseline_us: base,
+                    current_us: cur,
+                    change_pct,
+                    threshold_pct: threshold,
+                    p_value,
+                    method,
+                    verdict,
+                });
+            }
+        }
+    }
+    let method_note = if statistical {
+        format!(
+            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold",
+            reps.0, reps.1, config.alpha
+        )
+    } else {
+        "no repetitions on both sides (run with --repeat N): falling back to a percentage threshold on the aggregate values".into()
+    };
+    let blocked = (!c.complete).then(|| {
+        format!(
+            "{cname} is marked incomplete ({}); an incomplete run never passes",
+            c.notes.join("; ")
+        )
+    });
+    Ok(GateReport {
+        baseline: bname.into(),
+        current: cname.into(),
+        config,
+        repetitions: reps,
+        method_note,
+        comparisons,
+        blocked,
+    })
+}
+
+/// Proposes thresholds from an A/A pair: per op, the larger of twice the observed
+/// A/B change and three coefficients of variation across repetitions, rounded up to
+/// 5%, at least 5%. Returns the `[gate]` section to paste into the scenario.
+pub fn propose(
+    a: &Results,
+    b: &Results,
+    percentiles: &[String],
+) -> (BTreeMap<String, f64>, String) {
+    let mut per_op: BTreeMap<String, f64> = BTreeMap::new();
+    for (sys, sa) in &a.systems {
+        let Some(sb) = b.systems.get(sys) else {
+            continue;
+        };
+        for op in sa.ops.keys() {
+            for pct in percentiles {
+                let series = |r: &crate::report::results::SystemResults| -> Vec<f64> {
+                    r.repetitions
+                        .iter()
+                        .filter_map(|rep| rep.get(op))
+                        .map(|x| pick(&x.latency_us, pct))
+                        .collect()
+                };
+                let (va, vb) = (series(sa), series(sb));
+                if va.is_empty() || vb.is_empty() {
+                    continue;
+                }
+                let (ma, mb) = (stats::median(&va), stats::median(&vb));
+                let change = if ma > 0.0 { (mb / ma - 1.0).abs() } else { 0.0 };
+                let all: Vec<f64> = va.iter().chain(&vb).copied().collect();
+                let mean = all.iter().sum::<f64>() / all.len() as f64;
+                let sd = (all.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+                    / (all.len().max(2) - 1) as f64)
+                    .sqrt();
+                let cv = if mean > 0.0 { sd / mean } else { 0.0 };
+                let needed = (2.0 * change).max(3.0 * cv) * 100.0;
+                let t = ((needed / 5.0).ceil() * 5.0).clamp(5.0, 200.0);
+                let e = per_op.entry(format!("{op}.{pct}")).or_insert(5.0);
+                *e = e.max(t);
+            }
+        }
+    }
+    let mut toml = String::from("[gate]\n");
+    toml.push_str(&format!(
+        "percentiles = [{}]\n",
+        percentiles
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    toml.push_str("threshold_pct = 10\nalpha = 0.05\n\n[gate.thresholds]\n");
+    for (k, v) in &per_op {
+        toml.push_str(&format!("\"{k}\" = {v}\n"));
+    }
+    (per_op, toml)
+}
+
+/// The gate found a regression or an incomplete run (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("gate failed: {0}")]
+pub struct GateFailed(pub String);
+
+/// Where `archbench gate` writes.
+#[derive(Debug, Clone, Default)]
+pub struct GateOutputs {
+    /// Markdown summary file (e.g. `$GITHUB_STEP_SUMMARY`).
+    pub markdown: Option<std::path::PathBuf>,
+    /// JUnit XML file.
+    pub junit: Option<std::path::PathBuf>,
+    /// Print JSON instead of Markdown on stdout.
+    pub json: bool,
+}
+
+/// `archbench gate`: compares, writes the outputs, fails with [`GateFailed`] on a regression.
+pub fn gate_command(
+    baseline: &Path,
+    current: &Path,
+    o: &GateOverrides,
+    outs: &GateOutputs,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<GateReport> {
+    let report = compare_files(baseline, current, o)?;
+    emit(&report, outs, out)?;
+    if !report.passed() {
+        let what: Vec<String> = report
+            .regressions()
+            .map(|c| {
+                format!(
+                    "{} {} {} {:+.1}%",
+                    c.system, c.op, c.percentile, c.change_pct
+                )
+            })
+            .collect();
+        let why = report
+            .blocked
+            .clone()
+            .unwrap_or_else(|| format!("regression in {}", what.join(", ")));
+        return Err(GateFailed(why).into());
+    }
+    Ok(report)
+}
+
+fn emit(
+    report: &GateReport,
+    outs: &GateOutputs,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let md = markdown(report);
+    if outs.json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{md}")?;
+    }
+    if let Some(p) = &outs.markdown {
+        // Appending suits $GITHUB_STEP_SUMMARY, which other steps write too.
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)?;
+        f.write_all(md.as_bytes())?;
+    }
+    if let Some(p) = &outs.junit {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, junit(report).as_bytes())?;
+        tmp.persist(p).map_err(|e| e.error)?;
+    }
+    Ok(())
+}
+
+/// `archbench gate calibrate`: runs the same build twice (A/A), gates B against A,
+/// and proposes thresholds from the measured spread.
+pub async fn calibrate(
+    opts: crate::run::RunOptions,
+    percentiles: &[String],
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<String> {
+    if opts.repeat < 2 {
+        return Err(crate::run::UsageError(
+            "gate calibrate needs --repeat 2 or more (the test works on per-repetition values)"
+                .into(),
+        )
+        .into());
+    }
+    let base = opts.out.clone();
+    let mut a = opts.clone();
+    a.out = base.join("a");
+    let mut b = opts;
+    b.out = base.join("b");
+    writeln!(out, "calibrate: run A")?;
+    let ra = crate::run::run(a, out).await?;
+    writeln!(out, "calibrate: run B")?;
+    let rb = crate::run::run(b, out).await?;
+    let report = compare(
+        &ra.results,
+        &ra.results_path.display().to_string(),
+        &rb.results,
+        &rb.results_path.display().to_string(),
+        &GateOverrides {
+            percentiles: Some(percentiles.to_vec()),
+            ..Default::default()
+        },
+    )?;
+    write!(
+        out,
+        "\nA/A with the scenario's current thresholds:\n\n{}",
+        markdown(&report)
+    )?;
+    let (_, section) = propose(&ra.results, &rb.results, percentiles);
+    writeln!(
+        out,
+        "\nProposed gate section (paste into the scenario):\n\n{section}"
+    )?;
+    Ok(section)
+}

@@ -1,0 +1,135 @@
+//! The gate's outputs: a Markdown table for CI job summaries and JUnit XML.
+
+use super::{GateReport, Method, Verdict};
+
+fn ms(us: f64) -> String {
+    format!("{:.2} ms", us / 1e3)
+}
+
+/// Markdown summary: a table of op, baseline, current, change, verdict.
+pub fn markdown(r: &GateReport) -> String {
+    let mut s = String::new();
+    let head = if r.passed() {
+        "✅ archbench gate: pass"
+    } else {
+        "❌ archbench gate: FAIL"
+    };
+    s.push_str(&format!("## {head}\n\n"));
+    if let Some(b) = &r.blocked {
+        s.push_str(&format!("**Blocked:** {}\n\n", escape_md(b)));
+    }
+    s.push_str(&format!("{}.\n\n", escape_md(&r.method_note)));
+    s.push_str(
+        "| system | op | percentile | baseline | current | change | threshold | p | verdict |\n",
+    );
+    s.push_str("|---|---|---|---:|---:|---:|---:|---:|---|\n");
+    for c in &r.comparisons {
+        let p = c.p_value.map_or("–".to_string(), |p| format!("{p:.3}"));
+        let v = match c.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Regression => "**REGRESSION**",
+            Verdict::Improvement => "improvement",
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:+.1}% | {:.0}% | {} | {} |\n",
+            escape_md(&c.system),
+            c.op,
+            c.percentile,
+            ms(c.baseline_us),
+            ms(c.current_us),
+            c.change_pct,
+            c.threshold_pct,
+            p,
+            v
+        ));
+    }
+    s.push_str(&format!(
+        "\nbaseline `{}` · current `{}`\n",
+        escape_md(&r.baseline),
+        escape_md(&r.current)
+    ));
+    s
+}
+
+fn escape_md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|c| matches!(c, '\u{9}' | '\u{a}' | '\u{d}' | '\u{20}'..))
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// JUnit XML: one test suite per system, one test case per op and percentile.
+pub fn junit(r: &GateReport) -> String {
+    let mut systems: Vec<&str> = r.comparisons.iter().map(|c| c.system.as_str()).collect();
+    systems.dedup();
+    let failures = r.regressions().count() + usize::from(r.blocked.is_some());
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"archbench gate\" tests=\"{}\" failures=\"{}\">\n",
+        r.comparisons.len() + usize::from(r.blocked.is_some()),
+        failures
+    );
+    if let Some(b) = &r.blocked {
+        s.push_str(&format!(
+            "  <testsuite name=\"run\" tests=\"1\" failures=\"1\">\n    <testcase classname=\"archbench.run\" name=\"complete\"><failure message=\"{}\"/></testcase>\n  </testsuite>\n",
+            xml(b)
+        ));
+    }
+    for sys in systems {
+        let cases: Vec<_> = r.comparisons.iter().filter(|c| c.system == sys).collect();
+        let fails = cases
+            .iter()
+            .filter(|c| c.verdict == Verdict::Regression)
+            .count();
+        s.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\">\n",
+            xml(sys),
+            cases.len()
+        ));
+        for c in cases {
+            let detail = format!(
+                "{} {} {}: baseline {}, current {}, change {:+.1}% (threshold {:.0}%{})",
+                c.system,
+                c.op,
+                c.percentile,
+                ms(c.baseline_us),
+                ms(c.current_us),
+                c.change_pct,
+                c.threshold_pct,
+                match (c.method, c.p_value) {
+                    (Method::MannWhitney, Some(p)) => format!(", Mann-Whitney p = {p:.4}"),
+                    _ => ", no repetitions: threshold only".into(),
+                }
+            );
+            s.push_str(&format!(
+                "    <testcase classname=\"archbench.{}.{}\" name=\"{}\">",
+                xml(sys),
+                xml(&c.op),
+                xml(&c.percentile)
+            ));
+            if c.verdict == Verdict::Regression {
+                s.push_str(&format!(
+                    "<failure message=\"{}\">{}</failure>",
+                    xml("latency regression"),
+                    xml(&detail)
+                ));
+            } else {
+                s.push_str(&format!("<system-out>{}</system-out>", xml(&detail)));
+            }
+            s.push_str("</testcase>\n");
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s
+}
