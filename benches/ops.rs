@@ -8,7 +8,7 @@ use archbench::arch::v03::V03;
 use archbench::arch::{SystemConfig, SystemUnderTest};
 use archbench::loadgen::executor::execute;
 use archbench::loadgen::plan::{PlannedOp, Planner};
-use archbench::loadgen::seed::{SeedProgress, seed};
+use archbench::loadgen::seed::{SeedPath, SeedProgress, seed};
 use archbench::scenario::{self, RunSettings};
 use archbench::stores::{LocalProvisioner, ProvisionOptions, StoreProvisioner};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -63,9 +63,15 @@ fn bench_ops(c: &mut Criterion) {
         let space = rt.block_on(async {
             sut.prepare().await.expect("prepare");
             sut.reset().await.expect("reset");
-            seed(sut.clone(), &scn, now, Arc::new(SeedProgress::default()))
-                .await
-                .expect("seed")
+            seed(
+                sut.clone(),
+                &scn,
+                now,
+                Arc::new(SeedProgress::default()),
+                SeedPath::Auto,
+            )
+            .await
+            .expect("seed")
         });
         let space = Arc::new(space);
         let mut group = c.benchmark_group(sut.name());

@@ -467,3 +467,134 @@ async fn a_store_that_goes_away_is_a_typed_error() {
     let err = v02.create(ent).await.unwrap_err();
     assert_eq!(err.kind(), "postgres", "{err}");
 }
+
+const BULK_SCENARIO: &str = r#"
+name = "bulk"
+rng_seed = 31
+systems = ["v02", "v03"]
+[seeding]
+users = 3
+entities_per_user = 7
+body_bytes = { median = 2000, p99 = 20000 }
+versions_per_entity = { min = 1, max = 4 }
+history_days = 3
+concurrency = 8
+[mix]
+get = 1
+[[phase]]
+name = "x"
+model = "open"
+rate = 1
+duration = "1s"
+"#;
+
+/// The bulk path (COPY, concurrent PUTs) must leave what the ops leave: seed one
+/// system each way, compare everything observable, then swap.
+#[tokio::test]
+async fn bulk_seeding_leaves_what_the_ops_would() {
+    use archbench::loadgen::seed::{SeedPath, SeedProgress, seed};
+    use std::sync::Arc;
+    let root = common::run_root();
+    let stores = LocalProvisioner
+        .provision(&common::local_opts(root.path()))
+        .await
+        .unwrap();
+    let cfg = SystemConfig::default();
+    let v02: Arc<dyn SystemUnderTest> =
+        Arc::new(V02::connect(&stores.endpoints, &cfg).await.unwrap());
+    let v03: Arc<dyn SystemUnderTest> =
+        Arc::new(V03::connect(&stores.endpoints, &cfg).await.unwrap());
+    let scn = archbench::scenario::parse(BULK_SCENARIO, std::path::Path::new("bulk.toml")).unwrap();
+    let end = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    for (p02, p03) in [
+        (SeedPath::Auto, SeedPath::Ops),
+        (SeedPath::Ops, SeedPath::Auto),
+    ] {
+        for s in [&v02, &v03] {
+            s.prepare().await.unwrap();
+            s.reset().await.unwrap();
+        }
+        let k02 = seed(
+            v02.clone(),
+            &scn,
+            end,
+            Arc::new(SeedProgress::default()),
+            p02,
+        )
+        .await
+        .unwrap();
+        let k03 = seed(
+            v03.clone(),
+            &scn,
+            end,
+            Arc::new(SeedProgress::default()),
+            p03,
+        )
+        .await
+        .unwrap();
+        assert_eq!(k02.entities, k03.entities);
+        for user in &k02.users {
+            assert_eq!(
+                v02.list(*user, 100).await.unwrap(),
+                v03.list(*user, 100).await.unwrap()
+            );
+            let (from, to) = (end - ChronoDuration::days(4), end);
+            assert_eq!(
+                v02.activity(*user, from, to).await.unwrap(),
+                v03.activity(*user, from, to).await.unwrap()
+            );
+        }
+        for (user, id) in &k02.entities {
+            let (a, b) = (v02.get(*id).await.unwrap(), v03.get(*id).await.unwrap());
+            assert_eq!(a, b);
+            assert_eq!(
+                v02.history(*id).await.unwrap(),
+                v03.history(*id).await.unwrap()
+            );
+            let q = a.body.split("\n\n").nth(1).unwrap_or(&a.title).to_string();
+            let ids = |hits: Vec<archbench::arch::SearchHit>| {
+                hits.into_iter().map(|h| h.id).collect::<Vec<_>>()
+            };
+            assert_eq!(
+                ids(v02.search(*user, &q, 5).await.unwrap()),
+                ids(v03.search(*user, &q, 5).await.unwrap())
+            );
+        }
+        let (f02, f03) = (
+            v02.footprint().await.unwrap(),
+            v03.footprint().await.unwrap(),
+        );
+        assert_eq!(f02.logical_body_bytes, f03.logical_body_bytes);
+        let pool = health::connect(&stores.endpoints.postgres, 2)
+            .await
+            .unwrap();
+        let client = s3::client(&stores.endpoints.s3);
+        let sample: Vec<EntityId> = k02.entities.iter().take(10).map(|(_, id)| *id).collect();
+        let c02 = copies::measure(
+            v02.as_ref(),
+            &pool,
+            &client,
+            &stores.endpoints.s3.bucket,
+            &sample,
+        )
+        .await
+        .unwrap();
+        let c03 = copies::measure(
+            v03.as_ref(),
+            &pool,
+            &client,
+            &stores.endpoints.s3.bucket,
+            &sample,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (c02.min, c02.max, c03.min, c03.max),
+            (5, 5, 1, 1),
+            "{c02:?} {c03:?}"
+        );
+        pool.close().await;
+    }
+    drop((v02, v03));
+    stores.shutdown().await.unwrap();
+}

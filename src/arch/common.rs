@@ -179,6 +179,61 @@ pub async fn put_object(
         })
 }
 
+/// One field of a `COPY ... FROM STDIN` text-format row: backslash, tab, newline and
+/// carriage return escaped (bodies are NUL-free by contract).
+pub fn copy_field(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A vector in pgvector's text form.
+pub fn vector_text(v: &[f32]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// Streams `rows` (text format, one row per line) into `COPY <target> FROM STDIN`.
+pub async fn copy_in(pool: &PgPool, target: &str, rows: &str) -> Result<u64, sqlx::Error> {
+    use sqlx::postgres::PgPoolCopyExt;
+    let mut copy = pool
+        .copy_in_raw(&format!("COPY {target} FROM STDIN"))
+        .await?;
+    copy.send(rows.as_bytes()).await?;
+    copy.finish().await
+}
+
+/// PUTs objects with at most `concurrency` requests in flight.
+pub async fn put_many(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    objects: Vec<(String, Vec<u8>)>,
+    concurrency: usize,
+) -> Result<(), ArchError> {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (key, body) in objects {
+        let permit = slots.clone().acquire_owned().await.expect("never closed");
+        let (s3, bucket) = (s3.clone(), bucket.to_string());
+        tasks.spawn(async move {
+            let _p = permit;
+            put_object(&s3, &bucket, &key, body, OpKind::Create).await
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.map_err(|e| ArchError::Setup(format!("object upload task: {e}")))??;
+    }
+    Ok(())
+}
+
 /// Splits a markdown body into blocks at blank lines (paragraphs), as V0.2's
 /// `content_blocks` does; concatenating the blocks with `\n\n` gives the body back.
 pub fn split_blocks(body: &str) -> Vec<&str> {
@@ -237,6 +292,13 @@ mod tests {
         let body = "# T\n\npara one\nline\n\npara two\n\n";
         assert_eq!(split_blocks(body).join("\n\n"), body);
         assert_eq!(split_blocks("single").len(), 1);
+    }
+
+    #[test]
+    fn copy_fields_escape_what_copy_text_format_needs() {
+        assert_eq!(copy_field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re");
+        assert_eq!(copy_field("ü 🚀 'q' \"d\""), "ü 🚀 'q' \"d\"");
+        assert_eq!(vector_text(&[0.5, -1.0]), "[0.5,-1]");
     }
 
     #[test]

@@ -134,6 +134,12 @@ impl SystemUnderTest for Faulty {
         self.delayed(OpKind::Activity, self.inner.activity(user, from, to))
             .await
     }
+    fn bulk_seed_supported(&self) -> bool {
+        self.inner.bulk_seed_supported()
+    }
+    async fn seed_bulk(&self, batch: &[super::SeedEntity]) -> OpResult<()> {
+        self.inner.seed_bulk(batch).await
+    }
     async fn settle(&self, timeout: Duration) -> OpResult<()> {
         self.inner.settle(timeout).await
     }

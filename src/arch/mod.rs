@@ -198,6 +198,30 @@ impl Footprint {
     }
 }
 
+/// One seeded entity with all its versions, for bulk seeding.
+#[derive(Debug, Clone)]
+pub struct SeedEntity {
+    /// Version 1.
+    pub create: NewEntity,
+    /// Versions 2, 3, ... in order.
+    pub updates: Vec<BodyUpdate>,
+}
+
+impl SeedEntity {
+    /// (version, body, time) of every version, oldest first.
+    pub fn versions(&self) -> Vec<(i32, &str, DateTime<Utc>)> {
+        let now = Utc::now();
+        std::iter::once((1, self.create.body.as_str(), self.create.at.unwrap_or(now)))
+            .chain(
+                self.updates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (i as i32 + 2, u.body.as_str(), u.at.unwrap_or(now))),
+            )
+            .collect()
+    }
+}
+
 /// A system under test: V0.2, V0.3, and later remote or synthetic targets.
 #[async_trait::async_trait]
 pub trait SystemUnderTest: Send + Sync {
@@ -226,6 +250,18 @@ pub trait SystemUnderTest: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> OpResult<Vec<ActivityBucket>>;
+    /// Whether [`SystemUnderTest::seed_bulk`] is implemented.
+    fn bulk_seed_supported(&self) -> bool {
+        false
+    }
+    /// Writes seeded entities with the stores' bulk paths (COPY, concurrent PUTs),
+    /// leaving the same state as their create/update ops would once projections settle.
+    async fn seed_bulk(&self, _batch: &[SeedEntity]) -> OpResult<()> {
+        Err(ArchError::Setup(format!(
+            "{} has no bulk seeding path",
+            self.name()
+        )))
+    }
     /// Waits until asynchronous projections have caught up (queue empty, nothing in flight).
     async fn settle(&self, timeout: Duration) -> OpResult<()>;
     /// Round trips counted so far.

@@ -1,5 +1,6 @@
 //! Seeding: the same users, entities, versions and backdated event history for every
-//! system, written concurrently through the systems' own write ops.
+//! system, written with the systems' bulk paths (COPY, concurrent object PUTs) where
+//! they have one, else concurrently through their own write ops.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -12,7 +13,9 @@ use rand_distr::Distribution;
 
 use super::content;
 use super::plan::{KeySpace, body_size_distribution};
-use crate::arch::{ArchError, BodyUpdate, EntityId, NewEntity, SystemUnderTest, UserId};
+use crate::arch::{
+    ArchError, BodyUpdate, EntityId, NewEntity, SeedEntity, SystemUnderTest, UserId,
+};
 use crate::scenario::Scenario;
 
 /// Counters a progress display reads while seeding runs.
@@ -67,40 +70,79 @@ fn entity_writes(
     (create, updates)
 }
 
+/// How seeding writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SeedPath {
+    /// The system's bulk path when it has one, else its ops.
+    #[default]
+    Auto,
+    /// Always through create/update (slower; checks the bulk path against the ops).
+    Ops,
+}
+
+/// Entities per bulk batch (one COPY per table each).
+const BULK_BATCH: usize = 250;
+
 /// Writes the scenario's seed into `target` and returns the key space. `history_end`
 /// must be the same for every system so that their event histories are identical.
+/// Systems with a bulk path get COPY and concurrent PUTs; others get their ops.
 pub async fn seed(
     target: Arc<dyn SystemUnderTest>,
     scenario: &Scenario,
     history_end: DateTime<Utc>,
     progress: Arc<SeedProgress>,
+    path: SeedPath,
 ) -> Result<KeySpace, ArchError> {
     let s = &scenario.seeding;
-    let slots = Arc::new(tokio::sync::Semaphore::new(s.concurrency));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut entities = Vec::new();
+    let mut all = Vec::new();
     for user in 0..s.users {
         for index in 0..s.entities_per_user {
             let (create, updates) = entity_writes(scenario, user, index, history_end);
-            entities.push((create.user, create.id));
-            let permit = slots.clone().acquire_owned().await.expect("never closed");
-            let (t, p) = (target.clone(), progress.clone());
-            tasks.spawn(async move {
-                let _permit = permit;
-                let mut bytes = create.body.len() as u64;
-                t.create(create).await?;
-                for u in updates {
-                    bytes += u.body.len() as u64;
-                    t.update(u).await?;
+            all.push(SeedEntity { create, updates });
+        }
+    }
+    let entities: Vec<(UserId, EntityId)> =
+        all.iter().map(|e| (e.create.user, e.create.id)).collect();
+    let bulk = path == SeedPath::Auto && target.bulk_seed_supported();
+    // A bulk batch runs many PUTs at once: fewer batches in flight than op writers.
+    let slots = Arc::new(tokio::sync::Semaphore::new(if bulk {
+        s.concurrency.div_ceil(4).max(1)
+    } else {
+        s.concurrency
+    }));
+    let mut tasks = tokio::task::JoinSet::new();
+    let batches: Vec<Vec<SeedEntity>> = if bulk {
+        all.chunks(BULK_BATCH).map(<[SeedEntity]>::to_vec).collect()
+    } else {
+        all.into_iter().map(|e| vec![e]).collect()
+    };
+    for batch in batches {
+        let permit = slots.clone().acquire_owned().await.expect("never closed");
+        let (t, p) = (target.clone(), progress.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let bytes: u64 = batch
+                .iter()
+                .flat_map(|e| e.versions())
+                .map(|(_, b, _)| b.len() as u64)
+                .sum();
+            if bulk {
+                t.seed_bulk(&batch).await?;
+            } else {
+                for e in &batch {
+                    t.create(e.create.clone()).await?;
+                    for u in &e.updates {
+                        t.update(u.clone()).await?;
+                    }
                 }
-                p.entities.fetch_add(1, Relaxed);
-                p.bytes.fetch_add(bytes, Relaxed);
-                Ok::<(), ArchError>(())
-            });
-            // Surface a failure early instead of after the whole seed.
-            while let Some(done) = tasks.try_join_next() {
-                done.map_err(|e| ArchError::Setup(format!("seeding task: {e}")))??;
             }
+            p.entities.fetch_add(batch.len() as u64, Relaxed);
+            p.bytes.fetch_add(bytes, Relaxed);
+            Ok::<(), ArchError>(())
+        });
+        // Surface a failure early instead of after the whole seed.
+        while let Some(done) = tasks.try_join_next() {
+            done.map_err(|e| ArchError::Setup(format!("seeding task: {e}")))??;
         }
     }
     while let Some(done) = tasks.join_next().await {

@@ -20,7 +20,7 @@ use crate::arch::{OpKind, SystemConfig, SystemUnderTest, UserId};
 use crate::loadgen::executor::{PhaseOutcome, run_closed, run_open};
 use crate::loadgen::plan::{KeySpace, Planner};
 use crate::loadgen::record::{OpRecord, Percentiles, Recorder, histogram, write_interval_log};
-use crate::loadgen::seed::{SeedProgress, seed};
+use crate::loadgen::seed::{SeedPath, SeedProgress, seed};
 use crate::measure::{copies, lag};
 use crate::report::results::*;
 use crate::scenario::{self, Scenario, Workload};
@@ -203,7 +203,7 @@ async fn run_with(
         )?;
         let progress = Arc::new(SeedProgress::default());
         let ticker = progress::seed_ticker(s.name.clone(), progress.clone(), scn.seeded_entities());
-        let ks = seed(s.sut.clone(), scn, history_end, progress)
+        let ks = seed(s.sut.clone(), scn, history_end, progress, SeedPath::Auto)
             .await
             .with_context(|| format!("{}: seeding", s.name));
         ticker.abort();

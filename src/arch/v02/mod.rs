@@ -17,7 +17,7 @@ use super::common::{self, int_field, op_of_event, str_field, time_field, uuid_fi
 use super::inngest::{ExecutionCounts, FunctionDef, StepHandler, StepRequest};
 use super::{
     ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint,
-    HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, Store,
+    HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, SeedEntity, Store,
     SystemUnderTest, UserId, embedding,
 };
 use super::{Runtime, SystemConfig};
@@ -284,6 +284,88 @@ impl SystemUnderTest for V02 {
             .into_iter()
             .map(|(hour, events)| ActivityBucket { hour, events })
             .collect())
+    }
+
+    fn bulk_seed_supported(&self) -> bool {
+        true
+    }
+
+    async fn seed_bulk(&self, batch: &[SeedEntity]) -> OpResult<()> {
+        use common::{copy_field as f, copy_in, vector_text};
+        let (mut ent, mut ev, mut blocks, mut rm) =
+            (String::new(), String::new(), String::new(), String::new());
+        let mut objects = Vec::new();
+        for se in batch {
+            let c = &se.create;
+            let (id, user, title) = (c.id, c.user, c.title.as_str());
+            let versions = se.versions();
+            let (n, last, tn) = *versions.last().expect("version 1 exists");
+            let t1 = versions[0].2;
+            ent.push_str(&format!(
+                "{id}\t{}\t{}\t{}\t{n}\t{}\t{}\n",
+                user.0,
+                f(title),
+                f(last),
+                t1.to_rfc3339(),
+                tn.to_rfc3339()
+            ));
+            for (v, body, at) in &versions {
+                let kind = if *v == 1 {
+                    "entity.created"
+                } else {
+                    "entity.updated"
+                };
+                let data = payload(id, user, title, body, *v, *at);
+                ev.push_str(&format!(
+                    "{id}\t{}\t{kind}\t{v}\t{}\t{}\n",
+                    user.0,
+                    f(&data.to_string()),
+                    at.to_rfc3339()
+                ));
+                objects.push((format!("v02/files/{id}/v{v}.md"), body.as_bytes().to_vec()));
+            }
+            for (i, b) in common::split_blocks(last).iter().enumerate() {
+                blocks.push_str(&format!("{id}\t{n}\t{i}\t{}\n", f(b)));
+            }
+            let emb = vector_text(&embedding::embed(&format!("{title}\n{last}")));
+            rm.push_str(&format!(
+                "{id}\t{}\t{}\t{}\t{n}\t{}\t{emb}\t{n}\n",
+                user.0,
+                f(title),
+                f(last),
+                tn.to_rfc3339()
+            ));
+        }
+        let pool = &self.inner.pool;
+        let pg = ArchError::pg(OpKind::Create);
+        copy_in(
+            pool,
+            "v02.entities (id, user_id, title, content, version, created_at, updated_at)",
+            &ent,
+        )
+        .await
+        .map_err(pg)?;
+        let pg = ArchError::pg(OpKind::Create);
+        copy_in(
+            pool,
+            "v02.events (aggregate_id, user_id, type, version, payload, created_at)",
+            &ev,
+        )
+        .await
+        .map_err(pg)?;
+        let pg = ArchError::pg(OpKind::Create);
+        copy_in(
+            pool,
+            "v02.content_blocks (entity_id, version, idx, block)",
+            &blocks,
+        )
+        .await
+        .map_err(pg)?;
+        let pg = ArchError::pg(OpKind::Create);
+        copy_in(pool, "v02.read_model (entity_id, user_id, title, content, version, updated_at, embedding, embedded_version)", &rm)
+            .await
+            .map_err(pg)?;
+        common::put_many(&self.inner.s3, &self.inner.bucket, objects, 16).await
     }
 
     async fn settle(&self, timeout: Duration) -> OpResult<()> {
