@@ -87,6 +87,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum GateCommand {
+    /// Propose a [gate] section from two results files of the same build (an A/A pair).
+    Propose {
+        /// First results.json.
+        a: PathBuf,
+        /// Second results.json.
+        b: PathBuf,
+        /// Percentiles to calibrate.
+        #[arg(long, value_delimiter = ',', default_value = "p50,p95,p99")]
+        percentiles: Vec<String>,
+    },
     /// Run the scenario twice (A/A) and propose thresholds from the measured spread.
     Calibrate {
         /// Scenario file.
@@ -204,6 +214,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     summary.results.notes.join("; ")
                 );
             }
+            Ok(())
+        }
+        Command::Gate {
+            command: Some(GateCommand::Propose { a, b, percentiles }),
+            ..
+        } => {
+            let ra = archbench::report::results::Results::read(&a)?;
+            let rb = archbench::report::results::Results::read(&b)?;
+            let (_, section) = archbench::gate::propose(&ra, &rb, &percentiles);
+            print!("{section}");
             Ok(())
         }
         Command::Gate {

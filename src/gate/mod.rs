@@ -51,6 +51,24 @@ pub enum Verdict {
     Regression,
     /// Faster beyond the threshold: reported, never a failure.
     Improvement,
+    /// Too few samples beyond this percentile to estimate it: reported, not gated.
+    TooFewSamples,
+}
+
+/// Samples that must lie beyond a percentile in every repetition for it to be gated:
+/// with fewer, "p99" is just the largest value or two, and one hiccup decides it.
+pub const MIN_TAIL_SAMPLES: f64 = 5.0;
+
+fn tail_fraction(pct: &str) -> f64 {
+    match pct {
+        "p50" => 0.5,
+        "p90" => 0.1,
+        "p95" => 0.05,
+        "p99" => 0.01,
+        "p999" => 0.001,
+        "max" => 0.0,
+        _ => 1.0, // mean
+    }
 }
 
 /// One system/op/percentile comparison.
@@ -262,6 +280,21 @@ pub fn compare(
                         .collect()
                 };
                 let (bv, cv) = (series(bs), series(cs));
+                // The smallest sample count behind any value compared.
+                let counts = |r: &crate::report::results::SystemResults, whole: u64| -> u64 {
+                    if statistical {
+                        r.repetitions
+                            .iter()
+                            .filter_map(|rep| rep.get(op))
+                            .map(|x| x.count)
+                            .min()
+                            .unwrap_or(0)
+                    } else {
+                        whole
+                    }
+                };
+                let fewest = counts(bs, bo.count).min(counts(cs, co.count));
+                let estimable = fewest as f64 * tail_fraction(pct) >= MIN_TAIL_SAMPLES;
                 let (base, cur, p_value, method) = if statistical && bv.len() >= 2 && cv.len() >= 2
                 {
                     (
@@ -283,8 +316,9 @@ pub fn compare(
                 } else {
                     0.0
                 };
-                let verdict = if change_pct > threshold && p_value.is_none_or(|p| p < config.alpha)
-                {
+                let verdict = if !estimable {
+                    Verdict::TooFewSamples
+                } else if change_pct > threshold && p_value.is_none_or(|p| p < config.alpha) {
                     Verdict::Regression
                 } else if change_pct < -threshold {
                     Verdict::Improvement
@@ -308,7 +342,7 @@ pub fn compare(
     }
     let method_note = if statistical {
         format!(
-            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold",
+            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated",
             reps.0, reps.1, config.alpha
         )
     } else {
@@ -331,15 +365,18 @@ pub fn compare(
     })
 }
 
-/// Proposes thresholds from an A/A pair: per op, the larger of twice the observed
-/// A/B change and three coefficients of variation across repetitions, rounded up to
-/// 5%, at least 5%. Returns the `[gate]` section to paste into the scenario.
+/// Proposes thresholds from an A/A pair: per op and percentile, twice the change the
+/// A/A pair showed between its medians (run-to-run drift), rounded up to 5%, at least
+/// 5%. Noise within a run is the Mann-Whitney test's business, not the threshold's.
+/// With 5 or more repetitions per side the proposed alpha is 0.01: dozens of
+/// comparisons are made per gate, and at 0.05 one of them would fail by chance.
+/// Returns the thresholds and the `[gate]` section to paste into the scenario.
 pub fn propose(
     a: &Results,
     b: &Results,
     percentiles: &[String],
 ) -> (BTreeMap<String, f64>, String) {
-    let mut per_op: BTreeMap<String, f64> = BTreeMap::new();
+    let mut per_key: BTreeMap<String, f64> = BTreeMap::new();
     for (sys, sa) in &a.systems {
         let Some(sb) = b.systems.get(sys) else {
             continue;
@@ -358,21 +395,31 @@ pub fn propose(
                     continue;
                 }
                 let (ma, mb) = (stats::median(&va), stats::median(&vb));
-                let change = if ma > 0.0 { (mb / ma - 1.0).abs() } else { 0.0 };
-                let all: Vec<f64> = va.iter().chain(&vb).copied().collect();
-                let mean = all.iter().sum::<f64>() / all.len() as f64;
-                let sd = (all.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
-                    / (all.len().max(2) - 1) as f64)
-                    .sqrt();
-                let cv = if mean > 0.0 { sd / mean } else { 0.0 };
-                let needed = (2.0 * change).max(3.0 * cv) * 100.0;
-                let t = ((needed / 5.0).ceil() * 5.0).clamp(5.0, 200.0);
-                let e = per_op.entry(format!("{op}.{pct}")).or_insert(5.0);
+                let change = if ma > 0.0 {
+                    (mb / ma - 1.0).abs() * 100.0
+                } else {
+                    0.0
+                };
+                let t = ((2.0 * change / 5.0).ceil() * 5.0).clamp(5.0, 200.0);
+                let e = per_key.entry(format!("{op}.{pct}")).or_insert(5.0);
                 *e = e.max(t);
             }
         }
     }
-    let mut toml = String::from("[gate]\n");
+    let reps = a
+        .systems
+        .values()
+        .chain(b.systems.values())
+        .map(|s| s.repetitions.len())
+        .min()
+        .unwrap_or(0);
+    let alpha = if reps >= 5 { 0.01 } else { 0.05 };
+    let mut toml = String::from(
+        "# Proposed by `archbench gate` from an A/A pair: thresholds are twice the drift seen\n",
+    );
+    toml.push_str(&format!(
+        "# between the two runs' medians; {reps} repetitions per side.\n[gate]\n"
+    ));
     toml.push_str(&format!(
         "percentiles = [{}]\n",
         percentiles
@@ -381,11 +428,13 @@ pub fn propose(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    toml.push_str("threshold_pct = 10\nalpha = 0.05\n\n[gate.thresholds]\n");
-    for (k, v) in &per_op {
+    toml.push_str(&format!(
+        "threshold_pct = 10\nalpha = {alpha}\n\n[gate.thresholds]\n"
+    ));
+    for (k, v) in &per_key {
         toml.push_str(&format!("\"{k}\" = {v}\n"));
     }
-    (per_op, toml)
+    (per_key, toml)
 }
 
 /// The gate found a regression or an incomplete run (exit code 1).

@@ -29,6 +29,7 @@ pub fn markdown(r: &GateReport) -> String {
             Verdict::Pass => "pass",
             Verdict::Regression => "**REGRESSION**",
             Verdict::Improvement => "improvement",
+            Verdict::TooFewSamples => "too few samples",
         };
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {:+.1}% | {:.0}% | {} | {} |\n",
