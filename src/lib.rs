@@ -6,6 +6,7 @@
 //! JSON -> cost & verdict -> report / gate. Each module owns one step.
 
 pub mod arch;
+pub mod atomic;
 pub mod gate;
 pub mod loadgen;
 pub mod measure;

@@ -219,21 +219,11 @@ pub enum ResultsError {
 impl Results {
     /// Writes `path` through a temporary file and a rename: readers never see half a file.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ResultsError> {
-        let io = |source| ResultsError::Io {
+        let json = serde_json::to_vec_pretty(self).expect("results serialise");
+        crate::atomic::write_atomic(path, &json, 0o644).map_err(|source| ResultsError::Io {
             path: path.display().to_string(),
             source,
-        };
-        let json = serde_json::to_vec_pretty(self).expect("results serialise");
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        std::io::Write::write_all(&mut tmp, &json).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        })
     }
 
     /// Reads and checks a results file.

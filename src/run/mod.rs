@@ -6,7 +6,7 @@
 mod progress;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::Duration;
@@ -338,7 +338,9 @@ async fn run_with(
         )?;
         std::fs::create_dir_all(&opts.out)
             .with_context(|| format!("creating {}", opts.out.display()))?;
-        atomic_write(&opts.out.join(&log_name), &buf)?;
+        let log_path = opts.out.join(&log_name);
+        crate::atomic::write_atomic(&log_path, &buf, 0o644)
+            .with_context(|| format!("writing {}", log_path.display()))?;
         sys.interval_log = Some(log_name);
         results_systems.insert(s.name.clone(), sys);
     }
@@ -406,16 +408,6 @@ async fn run_with(
         results_path: path,
         results,
     })
-}
-
-fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 fn op_results(r: &OpRecord) -> OpResults {

@@ -104,31 +104,10 @@ impl Instance {
     }
 }
 
-/// Writes a file through a temporary sibling and a rename, so readers never see half.
+/// Writes a file atomically (see [`crate::atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode_for(mode)
-        .open(&tmp)
-        .map_err(StoreError::io(format!("writing {}", tmp.display())))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(StoreError::io(format!("writing {}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(StoreError::io(format!("renaming to {}", path.display())))
-}
-
-trait OpenOptionsModeExt {
-    fn mode_for(&mut self, mode: u32) -> &mut Self;
-}
-
-impl OpenOptionsModeExt for std::fs::OpenOptions {
-    fn mode_for(&mut self, mode: u32) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::mode(self, mode)
-    }
+    crate::atomic::write_atomic(path, bytes, mode)
+        .map_err(StoreError::io(format!("writing {}", path.display())))
 }
 
 /// Instances recorded under `root`, oldest first.
@@ -222,7 +201,7 @@ mod tests {
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert!(!p.with_extension("tmp").exists());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]
