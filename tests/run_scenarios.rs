@@ -202,3 +202,38 @@ fn a_bad_scenario_exits_2_naming_file_line_and_field() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_sweep_runs_each_seed_size_into_its_own_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let scn = dir.path().join("sweep.toml");
+    std::fs::write(
+        &scn,
+        format!(
+            "{}\n[sweep]\nusers = [1, 3]\n",
+            SYNTHETIC.replace("DURATION", "500ms")
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let opts = RunOptions {
+        scenario: scn,
+        systems: None,
+        stores: StoreMode::Local,
+        provision: Default::default(),
+        out: out.clone(),
+        repeat: 1,
+        faults: Vec::new(),
+    };
+    run(opts, &mut Vec::new()).await.unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(index.as_array().unwrap().len(), 2);
+    for (users, entities) in [(1, 5), (3, 15)] {
+        let p = out.join(format!("users-{users}/results.json"));
+        assert_valid(&p);
+        let r = Results::read(&p).unwrap();
+        assert_eq!(r.scenario.seeded_entities, entities);
+        assert_eq!(r.scenario.name, format!("synthetic-check-users-{users}"));
+    }
+}

@@ -51,6 +51,14 @@ pub(crate) struct RawScenario {
     user_behaviour: Option<BTreeMap<String, toml::Value>>,
     #[serde(default)]
     gate: Option<Spanned<RawGate>>,
+    #[serde(default)]
+    sweep: Option<Spanned<RawSweep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSweep {
+    users: Spanned<Vec<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +235,8 @@ pub struct Scenario {
     pub user_behaviour: BTreeMap<String, toml::Value>,
     /// CI gate settings.
     pub gate: GateConfig,
+    /// Seed sizes to run one after another (`[sweep] users = [...]`); empty: just `seeding.users`.
+    pub sweep_users: Vec<u64>,
 }
 
 /// Seeding settings.
@@ -526,6 +536,20 @@ impl RawScenario {
             phases,
             run,
             user_behaviour: self.user_behaviour.unwrap_or_default(),
+            sweep_users: match &self.sweep {
+                None => Vec::new(),
+                Some(sw) => {
+                    let u = &sw.get_ref().users;
+                    if u.get_ref().is_empty() || u.get_ref().iter().any(|n| *n <= 0) {
+                        return Err(problem(
+                            u,
+                            "sweep.users",
+                            "list one or more user counts, each > 0",
+                        ));
+                    }
+                    u.get_ref().iter().map(|n| *n as u64).collect()
+                }
+            },
             gate: match &self.gate {
                 None => GateConfig::default(),
                 Some(g) => validate_gate(g.get_ref())?,

@@ -174,6 +174,21 @@ fn impossible_combinations_are_explained() {
 }
 
 #[test]
+fn sweep_sizes_are_read_and_checked() {
+    let s = parse(
+        &format!("{VALID}\n[sweep]\nusers = [1, 5, 20]\n"),
+        Path::new("x"),
+    )
+    .unwrap();
+    assert_eq!(s.sweep_users, vec![1, 5, 20]);
+    let e = err(&format!("{VALID}\n[sweep]\nusers = [3, 0]\n"));
+    assert!(
+        e.contains("sweep.users: list one or more user counts"),
+        "{e}"
+    );
+}
+
+#[test]
 fn unknown_system_and_model_are_named() {
     let e = err(&replace("[\"v02\", \"v03\"]", "[\"v02\", \"v04\"]"));
     assert!(e.contains("systems: unknown system `v04`"), "{e}");
