@@ -104,12 +104,48 @@ struct System {
     stored: bool,
 }
 
-/// Runs a scenario and writes `out/results.json`.
+/// Runs a scenario and writes `out/results.json`; a scenario with `[sweep]` runs once
+/// per seed size into `out/users-N/` and writes `out/sweep.json` listing them.
 pub async fn run(
     opts: RunOptions,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<RunSummary> {
     let scn = scenario::load(&opts.scenario)?;
+    if scn.sweep_users.is_empty() {
+        return run_scenario(opts, scn, out).await;
+    }
+    let mut index = Vec::new();
+    let mut last = None;
+    for users in scn.sweep_users.clone() {
+        let mut s = scn.clone();
+        s.seeding.users = users;
+        s.name = format!("{}-users-{users}", scn.name);
+        let mut o = opts.clone();
+        o.out = opts.out.join(format!("users-{users}"));
+        writeln!(
+            out,
+            "sweep: {users} users ({} entities)",
+            s.seeded_entities()
+        )?;
+        let summary = run_scenario(o, s, out).await?;
+        index.push(serde_json::json!({ "users": users, "results": summary.results_path, "complete": summary.results.complete }));
+        let complete = summary.results.complete;
+        last = Some(summary);
+        if !complete {
+            break;
+        }
+    }
+    let index_path = opts.out.join("sweep.json");
+    crate::atomic::write_atomic(&index_path, &serde_json::to_vec_pretty(&index)?, 0o644)?;
+    writeln!(out, "sweep index: {}", index_path.display())?;
+    Ok(last.expect("sweep has at least one size"))
+}
+
+async fn run_scenario(
+    opts: RunOptions,
+    scn: Scenario,
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<RunSummary> {
     let names = opts.systems.clone().unwrap_or_else(|| scn.systems.clone());
     let kinds: Vec<(String, Kind)> = names
         .iter()
