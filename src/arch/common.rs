@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::error::DisplayErrorContext;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -27,6 +29,8 @@ pub async fn pool(endpoints: &Endpoints, max: u32) -> Result<PgPool, StoreError>
                 source: e,
             })?;
     let opts = sqlx::ConnectOptions::log_statements(opts, tracing::log::LevelFilter::Trace);
+    // Measurement scans are slow by design; keep them out of the warning log.
+    let opts = sqlx::ConnectOptions::log_slow_statements(opts, tracing::log::LevelFilter::Debug, Duration::from_secs(1));
     PgPoolOptions::new()
         .max_connections(max)
         .after_connect(|conn, _| {

@@ -71,8 +71,12 @@ pub async fn measure(
     .await
     .map_err(ArchError::pg(op))?;
     for (table, column) in columns {
+        // One pass per row: extract every marker the value holds, keep the sampled ones.
+        // (A join against the markers would scan each value once per marker.)
         let sql = format!(
-            "SELECT m, count(*) FROM unnest($1::text[]) AS m JOIN {}.{} AS t ON strpos(t.{}::text, m) > 0 GROUP BY m",
+            "SELECT m, count(DISTINCT t.ctid) FROM {}.{} AS t,
+                    LATERAL (SELECT (regexp_matches(t.{}::text, 'abm-[0-9a-f]{{16}}', 'g'))[1] AS m) x
+              WHERE m = ANY($1) GROUP BY m",
             quote_ident(loc.schema),
             quote_ident(&table),
             quote_ident(&column)
@@ -89,18 +93,28 @@ pub async fn measure(
         }
     }
 
-    for (key, _) in crate::arch::list_objects(s3, bucket, loc.prefix, op).await? {
-        let bytes = crate::arch::get_object(s3, bucket, &key, op).await?;
-        let text = String::from_utf8_lossy(&bytes);
-        let place = format!(
-            "s3:{}",
-            key.splitn(3, '/').take(2).collect::<Vec<_>>().join("/")
-        );
-        for m in &marker_list {
-            if text.contains(m.as_str()) {
-                holders += 1;
-                found.entry(markers[m]).or_default().insert(place.clone());
-            }
+    // Every object is read (the body could be anywhere in it), 32 at a time.
+    let keys = crate::arch::list_objects(s3, bucket, loc.prefix, op).await?;
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let markers_arc = std::sync::Arc::new(marker_list.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (key, _) in keys {
+        let permit = slots.clone().acquire_owned().await.expect("never closed");
+        let (s3, bucket, ms) = (s3.clone(), bucket.to_string(), markers_arc.clone());
+        tasks.spawn(async move {
+            let _p = permit;
+            let bytes = crate::arch::get_object(&s3, &bucket, &key, op).await?;
+            let text = String::from_utf8_lossy(&bytes);
+            let hits: Vec<String> = ms.iter().filter(|m| text.contains(m.as_str())).cloned().collect();
+            Ok::<_, ArchError>((key, hits))
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (key, hits) = done.map_err(|e| ArchError::Setup(format!("object scan task: {e}")))??;
+        let place = format!("s3:{}", key.splitn(3, '/').take(2).collect::<Vec<_>>().join("/"));
+        for m in hits {
+            holders += 1;
+            found.entry(markers[&m]).or_default().insert(place.clone());
         }
     }
 

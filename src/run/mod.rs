@@ -264,6 +264,7 @@ async fn run_with(
                 } else {
                     Arc::new(Recorder::new(scn.run.late_after))
                 };
+                let before = target_rec.progress();
                 let ticker = progress::phase_ticker(
                     format!("{} rep {}/{} {}", s.name, rep + 1, opts.repeat, phase.name),
                     target_rec.clone(),
@@ -300,9 +301,10 @@ async fn run_with(
                 };
                 ticker.abort();
                 let (done, failed) = target_rec.progress();
+                let (done, failed) = (done - before.0, failed - before.1);
                 writeln!(
                     out,
-                    "{} rep {}/{} phase {}: {} ops, {} errors, p99 {:.1} ms",
+                    "{} rep {}/{} phase {}: {} ops, {} errors, p99 so far {:.1} ms",
                     s.name,
                     rep + 1,
                     opts.repeat,

@@ -66,8 +66,12 @@ pub fn seed_ticker(name: String, p: Arc<SeedProgress>, total: u64) -> tokio::tas
 
 /// Reports a phase's progress until aborted.
 pub fn phase_ticker(label: String, rec: Arc<Recorder>) -> tokio::task::JoinHandle<()> {
+    // The recorder may hold earlier phases of the same repetition: rate and counts
+    // are this phase's own.
+    let (base_done, base_failed) = rec.progress();
     spawn_ticker(move |secs| {
         let (done, failed) = rec.progress();
+        let (done, failed) = (done - base_done, failed - base_failed);
         format!(
             "{label}: {done} ops, {:.1} ops/s, p99 {:.1} ms, {failed} errors",
             done as f64 / secs.max(1e-3),

@@ -20,7 +20,9 @@ pub async fn connect(ep: &PostgresEndpoint, max_connections: u32) -> Result<PgPo
         source: e,
     })?;
     // Statement logging at INFO would put every benchmark query in the log.
-    let opts = opts.log_statements(tracing::log::LevelFilter::Trace);
+    let opts = opts
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1));
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
