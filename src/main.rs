@@ -163,6 +163,25 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
+    fn run_options(
+        &self,
+        scenario: PathBuf,
+        systems: Option<String>,
+        out: PathBuf,
+        repeat: usize,
+        faults: Vec<archbench::arch::fault::FaultSpec>,
+    ) -> archbench::run::RunOptions {
+        archbench::run::RunOptions {
+            scenario,
+            systems: systems.as_deref().map(archbench::run::split_systems),
+            stores: self.stores,
+            provision: self.options(),
+            out,
+            repeat,
+            faults,
+        }
+    }
+
     fn options(&self) -> ProvisionOptions {
         ProvisionOptions {
             local: LocalOptions {
@@ -189,15 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             repeat,
             faults,
         } => {
-            let opts = archbench::run::RunOptions {
-                scenario,
-                systems: systems.as_deref().map(archbench::run::split_systems),
-                stores: a.stores,
-                provision: a.options(),
-                out: dir,
-                repeat,
-                faults,
-            };
+            let opts = a.run_options(scenario, systems, dir, repeat, faults);
             let summary = archbench::run::run(opts, &mut out).await?;
             println!(
                 "results: {}{}",
@@ -238,15 +249,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }),
             ..
         } => {
-            let opts = archbench::run::RunOptions {
-                scenario,
-                systems: systems.as_deref().map(archbench::run::split_systems),
-                stores: a.stores,
-                provision: a.options(),
-                out: dir,
-                repeat,
-                faults: Vec::new(),
-            };
+            let opts = a.run_options(scenario, systems, dir, repeat, Vec::new());
             archbench::gate::calibrate(opts, &percentiles, &mut out)
                 .await
                 .map(drop)

@@ -30,7 +30,11 @@ pub async fn pool(endpoints: &Endpoints, max: u32) -> Result<PgPool, StoreError>
             })?;
     let opts = sqlx::ConnectOptions::log_statements(opts, tracing::log::LevelFilter::Trace);
     // Measurement scans are slow by design; keep them out of the warning log.
-    let opts = sqlx::ConnectOptions::log_slow_statements(opts, tracing::log::LevelFilter::Debug, Duration::from_secs(1));
+    let opts = sqlx::ConnectOptions::log_slow_statements(
+        opts,
+        tracing::log::LevelFilter::Debug,
+        Duration::from_secs(1),
+    );
     PgPoolOptions::new()
         .max_connections(max)
         .after_connect(|conn, _| {

@@ -156,6 +156,15 @@ fn pick(p: &Percentiles, name: &str) -> f64 {
     }
 }
 
+/// One percentile of one op, per repetition.
+fn series(r: &crate::report::results::SystemResults, op: &str, pct: &str) -> Vec<f64> {
+    r.repetitions
+        .iter()
+        .filter_map(|rep| rep.get(op))
+        .map(|x| pick(&x.latency_us, pct))
+        .collect()
+}
+
 /// Reads both files and compares them.
 pub fn compare_files(
     baseline: &Path,
@@ -272,14 +281,7 @@ pub fn compare(
                     .or_else(|| config.thresholds.get(op))
                     .copied()
                     .unwrap_or(config.threshold_pct);
-                let series = |r: &crate::report::results::SystemResults| -> Vec<f64> {
-                    r.repetitions
-                        .iter()
-                        .filter_map(|rep| rep.get(op))
-                        .map(|x| pick(&x.latency_us, pct))
-                        .collect()
-                };
-                let (bv, cv) = (series(bs), series(cs));
+                let (bv, cv) = (series(bs, op, pct), series(cs, op, pct));
                 // The smallest sample count behind any value compared.
                 let counts = |r: &crate::report::results::SystemResults, whole: u64| -> u64 {
                     if statistical {
@@ -383,14 +385,7 @@ pub fn propose(
         };
         for op in sa.ops.keys() {
             for pct in percentiles {
-                let series = |r: &crate::report::results::SystemResults| -> Vec<f64> {
-                    r.repetitions
-                        .iter()
-                        .filter_map(|rep| rep.get(op))
-                        .map(|x| pick(&x.latency_us, pct))
-                        .collect()
-                };
-                let (va, vb) = (series(sa), series(sb));
+                let (va, vb) = (series(sa, op, pct), series(sb, op, pct));
                 if va.is_empty() || vb.is_empty() {
                     continue;
                 }

@@ -105,13 +105,21 @@ pub async fn measure(
             let _p = permit;
             let bytes = crate::arch::get_object(&s3, &bucket, &key, op).await?;
             let text = String::from_utf8_lossy(&bytes);
-            let hits: Vec<String> = ms.iter().filter(|m| text.contains(m.as_str())).cloned().collect();
+            let hits: Vec<String> = ms
+                .iter()
+                .filter(|m| text.contains(m.as_str()))
+                .cloned()
+                .collect();
             Ok::<_, ArchError>((key, hits))
         });
     }
     while let Some(done) = tasks.join_next().await {
-        let (key, hits) = done.map_err(|e| ArchError::Setup(format!("object scan task: {e}")))??;
-        let place = format!("s3:{}", key.splitn(3, '/').take(2).collect::<Vec<_>>().join("/"));
+        let (key, hits) =
+            done.map_err(|e| ArchError::Setup(format!("object scan task: {e}")))??;
+        let place = format!(
+            "s3:{}",
+            key.splitn(3, '/').take(2).collect::<Vec<_>>().join("/")
+        );
         for m in hits {
             holders += 1;
             found.entry(markers[&m]).or_default().insert(place.clone());
