@@ -34,6 +34,14 @@ name = "steady"
 model = "open"
 rate = 400
 duration = "1500ms"
+# As `gate propose` suggests for 5 repetitions. Only the median is gated here: on a
+# shared 2-core machine the tails of two runs minutes apart drift by tens of percent
+# (A/A calibration shows it), which no test on repetitions within a run can tell
+# from a regression.
+[gate]
+percentiles = ["p50"]
+alpha = 0.01
+threshold_pct = 15
 "#;
 
 async fn run_to(dir: &Path, name: &str, faults: Vec<FaultSpec>) -> PathBuf {
@@ -155,7 +163,7 @@ async fn aa_passes_and_a_twenty_percent_delay_fails_on_exactly_that_op() {
             _ => {}
         }
     }
-    assert_eq!(cases, 7 * 3, "7 ops x 3 percentiles");
+    assert_eq!(cases, 7, "7 ops x 1 percentile");
     assert_eq!(failures, ab.regressions().count());
     assert_eq!(xml, junit(&ab));
 
