@@ -1,0 +1,79 @@
+//! The closed-model executor against a synthetic target.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use archbench::arch::synthetic::{Synthetic, SyntheticSpec};
+use archbench::arch::{EntityId, OpKind, SystemUnderTest, UserId};
+use archbench::loadgen::executor::run_closed;
+use archbench::loadgen::plan::{KeySpace, Planner};
+use archbench::loadgen::record::{Percentiles, Recorder};
+use archbench::scenario::{self, RunSettings, Workload};
+
+fn scenario() -> scenario::Scenario {
+    let src = r#"
+name = "timing"
+rng_seed = 9
+systems = ["synthetic"]
+[seeding]
+users = 1
+entities_per_user = 10
+body_bytes = { median = 100, p99 = 100 }
+versions_per_entity = { min = 1, max = 1 }
+history_days = 1
+[mix]
+get = 1
+[[phase]]
+name = "steady"
+model = "open"
+rate = 1000
+duration = "10s"
+"#;
+    scenario::parse(src, std::path::Path::new("timing.toml")).unwrap()
+}
+
+fn space() -> Arc<KeySpace> {
+    Arc::new(KeySpace {
+        users: vec![UserId(1)],
+        entities: (0..10)
+            .map(|i| (UserId(1), EntityId(uuid::Uuid::from_u128(i))))
+            .collect(),
+        history_end: chrono::Utc::now(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_keeps_concurrency_and_measures_service_time() {
+    let scn = scenario();
+    let spec = SyntheticSpec::parse("synthetic:service=5ms,servers=4").unwrap();
+    let target: Arc<dyn SystemUnderTest> = Arc::new(Synthetic::new(spec));
+    let planners = (0..4)
+        .map(|i| Planner::new(&scn, space(), 100 + i))
+        .collect();
+    let rec = Arc::new(Recorder::new(Duration::from_millis(10)));
+    let settings = RunSettings::default();
+    let out = run_closed(
+        target,
+        planners,
+        Duration::ZERO,
+        Duration::from_secs(2),
+        &settings,
+        rec.clone(),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await;
+    let (ops, _, _) = rec.snapshot();
+    let get = &ops[&OpKind::Get];
+    // 4 users x 2 s / ~5-6 ms per op: 1,300 to 1,600 ops.
+    assert!(
+        (1_000..=1_700).contains(&out.issued),
+        "issued {}",
+        out.issued
+    );
+    assert_eq!(get.count, out.issued);
+    let lat = Percentiles::of(&get.latency);
+    assert!(lat.p50 >= 5_000 && lat.p50 < 8_000, "{lat:?}");
+    assert_eq!(get.latency.len(), get.service.len());
+    assert!(!matches!(scn.phases[0].workload, Workload::Closed { .. }));
+}
