@@ -24,7 +24,7 @@ use crate::loadgen::seed::{SeedPath, SeedProgress, seed};
 use crate::measure::{copies, lag};
 use crate::report::results::*;
 use crate::scenario::{self, Scenario, Workload};
-use crate::stores::commands::shutdown_signal;
+use crate::stores::commands::ShutdownWatch;
 use crate::stores::{self, Endpoints, ProvisionOptions, StoreMode, Stores, health};
 
 /// What to run.
@@ -164,16 +164,17 @@ async fn run_scenario(
         return Err(UsageError("--repeat must be at least 1".into()).into());
     }
     let needs_stores = kinds.iter().any(|(_, k)| !matches!(k, Kind::Synthetic(_)));
+    let watch = ShutdownWatch::install();
     let stores = if needs_stores {
         writeln!(out, "starting stores ({})", opts.stores)?;
         Some(tokio::select! {
             s = stores::provision(opts.stores, &opts.provision) => s?,
-            _ = shutdown_signal() => return Err(stores::commands::Interrupted.into()),
+            _ = watch.wait() => return Err(stores::commands::Interrupted.into()),
         })
     } else {
         None
     };
-    let result = run_with(&opts, &scn, kinds, stores.as_ref(), out).await;
+    let result = run_with(&opts, &scn, kinds, stores.as_ref(), &watch, out).await;
     if let Some(s) = stores {
         s.shutdown().await?;
     }
@@ -185,14 +186,15 @@ async fn run_with(
     scn: &Scenario,
     kinds: Vec<(String, Kind)>,
     stores: Option<&Stores>,
+    watch: &ShutdownWatch,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<RunSummary> {
     let started_at = chrono::Utc::now();
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let stop = stop.clone();
+        let (stop, watch) = (stop.clone(), watch.clone());
         tokio::spawn(async move {
-            shutdown_signal().await;
+            watch.wait().await;
             eprintln!(
                 "archbench: stopping — draining in-flight ops, results will be marked incomplete"
             );

@@ -22,6 +22,59 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Ctrl-C / SIGTERM / SIGHUP, listened for from the moment it is installed: a signal
+/// that arrives while no one is awaiting it is remembered, not lost (a fresh
+/// `ctrl_c()` future only sees signals delivered after it is first polled).
+#[derive(Clone)]
+pub struct ShutdownWatch {
+    fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    notify: std::sync::Arc<tokio::sync::Notify>,
+    task: std::sync::Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl ShutdownWatch {
+    /// Starts listening now.
+    pub fn install() -> Self {
+        let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (f, n) = (fired.clone(), notify.clone());
+        let task = tokio::spawn(async move {
+            shutdown_signal().await;
+            f.store(true, std::sync::atomic::Ordering::SeqCst);
+            n.notify_waiters();
+        });
+        Self {
+            fired,
+            notify,
+            task: std::sync::Arc::new(task),
+        }
+    }
+
+    /// Whether a signal has arrived.
+    pub fn fired(&self) -> bool {
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits for a signal (returns at once if one arrived already).
+    pub async fn wait(&self) {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.fired() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+impl Drop for ShutdownWatch {
+    fn drop(&mut self) {
+        if std::sync::Arc::strong_count(&self.task) == 1 {
+            self.task.abort();
+        }
+    }
+}
+
 /// Error returned when a command was interrupted by a signal; the stores were stopped.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted; the stores archbench started were stopped")]
@@ -38,15 +91,16 @@ where
     F: FnOnce(Stores) -> Fut,
     Fut: std::future::Future<Output = (Stores, anyhow::Result<T>)>,
 {
+    let watch = ShutdownWatch::install();
     let stores = tokio::select! {
         s = provision(mode, opts) => s?,
-        _ = shutdown_signal() => return Err(Interrupted.into()),
+        _ = watch.wait() => return Err(Interrupted.into()),
     };
     // `body` hands the stores back so that they can be shut down gracefully; if the
     // signal wins, the future (and the stores in it) is dropped, which stops them too.
     let outcome = tokio::select! {
         r = body(stores) => Some(r),
-        _ = shutdown_signal() => None,
+        _ = watch.wait() => None,
     };
     match outcome {
         Some((stores, result)) => {
@@ -67,9 +121,10 @@ pub async fn up(
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let watch = ShutdownWatch::install();
     let stores = tokio::select! {
         s = provision(mode, opts) => s?,
-        _ = shutdown_signal() => return Err(Interrupted.into()),
+        _ = watch.wait() => return Err(Interrupted.into()),
     };
     let env_file = stores.run_dir().map(|d| d.join("env"));
     if json {
@@ -110,7 +165,7 @@ pub async fn up(
         writeln!(out, "running until Ctrl-C or `archbench stores down`")?;
     }
     out.flush()?;
-    shutdown_signal().await;
+    watch.wait().await;
     stores.shutdown().await?;
     if !json {
         writeln!(out, "stores stopped")?;
