@@ -1,55 +1,26 @@
 //! The closed-model executor against a synthetic target.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use archbench::arch::synthetic::{Synthetic, SyntheticSpec};
-use archbench::arch::{EntityId, OpKind, SystemUnderTest, UserId};
+use archbench::arch::{OpKind, SystemUnderTest};
 use archbench::loadgen::executor::run_closed;
-use archbench::loadgen::plan::{KeySpace, Planner};
+use archbench::loadgen::plan::Planner;
 use archbench::loadgen::record::{Percentiles, Recorder};
-use archbench::scenario::{self, RunSettings, Workload};
-
-fn scenario() -> scenario::Scenario {
-    let src = r#"
-name = "timing"
-rng_seed = 9
-systems = ["synthetic"]
-[seeding]
-users = 1
-entities_per_user = 10
-body_bytes = { median = 100, p99 = 100 }
-versions_per_entity = { min = 1, max = 1 }
-history_days = 1
-[mix]
-get = 1
-[[phase]]
-name = "steady"
-model = "open"
-rate = 1000
-duration = "10s"
-"#;
-    scenario::parse(src, std::path::Path::new("timing.toml")).unwrap()
-}
-
-fn space() -> Arc<KeySpace> {
-    Arc::new(KeySpace {
-        users: vec![UserId(1)],
-        entities: (0..10)
-            .map(|i| (UserId(1), EntityId(uuid::Uuid::from_u128(i))))
-            .collect(),
-        history_end: chrono::Utc::now(),
-    })
-}
+use archbench::scenario::{RunSettings, Workload};
+use common::{one_user_space, timing_scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_model_keeps_concurrency_and_measures_service_time() {
-    let scn = scenario();
+    let scn = timing_scenario();
     let spec = SyntheticSpec::parse("synthetic:service=5ms,servers=4").unwrap();
     let target: Arc<dyn SystemUnderTest> = Arc::new(Synthetic::new(spec));
     let planners = (0..4)
-        .map(|i| Planner::new(&scn, space(), 100 + i))
+        .map(|i| Planner::new(&scn, one_user_space(), 100 + i))
         .collect();
     let rec = Arc::new(Recorder::new(Duration::from_millis(10)));
     let settings = RunSettings::default();

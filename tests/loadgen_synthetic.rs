@@ -1,47 +1,18 @@
 //! The load generator's timing against a target whose behaviour is known exactly.
 //! Alone in its test binary: another test's load on the same 2 cores would distort it.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use archbench::arch::synthetic::{Synthetic, SyntheticSpec};
-use archbench::arch::{EntityId, OpKind, SystemUnderTest, UserId};
+use archbench::arch::{OpKind, SystemUnderTest};
 use archbench::loadgen::executor::run_open;
-use archbench::loadgen::plan::{KeySpace, Planner};
+use archbench::loadgen::plan::Planner;
 use archbench::loadgen::record::{Percentiles, Recorder};
-use archbench::scenario::{self, RunSettings};
-
-fn scenario() -> scenario::Scenario {
-    let src = r#"
-name = "timing"
-rng_seed = 9
-systems = ["synthetic"]
-[seeding]
-users = 1
-entities_per_user = 10
-body_bytes = { median = 100, p99 = 100 }
-versions_per_entity = { min = 1, max = 1 }
-history_days = 1
-[mix]
-get = 1
-[[phase]]
-name = "steady"
-model = "open"
-rate = 1000
-duration = "10s"
-"#;
-    scenario::parse(src, std::path::Path::new("timing.toml")).unwrap()
-}
-
-fn space() -> Arc<KeySpace> {
-    Arc::new(KeySpace {
-        users: vec![UserId(1)],
-        entities: (0..10)
-            .map(|i| (UserId(1), EntityId(uuid::Uuid::from_u128(i))))
-            .collect(),
-        history_end: chrono::Utc::now(),
-    })
-}
+use archbench::scenario::RunSettings;
+use common::{one_user_space, timing_scenario};
 
 /// A server that freezes for 200 ms every 2 s, driven at 1000 ops/s through one
 /// connection (one op in flight), as wrk and most benchmark clients do.
@@ -50,8 +21,8 @@ fn space() -> Arc<KeySpace> {
 /// the one op per stall that was in service sees it in its service time (5 of 10,000).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrected_latency_matches_the_analytic_tail_and_service_time_hides_it() {
-    let scn = scenario();
-    let mut planner = Planner::new(&scn, space(), 1);
+    let scn = timing_scenario();
+    let mut planner = Planner::new(&scn, one_user_space(), 1);
     let offsets = planner.schedule(&scn.phases[0].workload, scn.phases[0].duration);
     assert_eq!(offsets.len(), 10_000);
     let schedule: Vec<_> = offsets

@@ -35,3 +35,38 @@ pub fn leftovers(root: &std::path::Path) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Timing scenario: one user, ten entities, only `get`, 1000 ops/s for 10 s.
+pub fn timing_scenario() -> archbench::scenario::Scenario {
+    let src = r#"
+name = "timing"
+rng_seed = 9
+systems = ["synthetic"]
+[seeding]
+users = 1
+entities_per_user = 10
+body_bytes = { median = 100, p99 = 100 }
+versions_per_entity = { min = 1, max = 1 }
+history_days = 1
+[mix]
+get = 1
+[[phase]]
+name = "steady"
+model = "open"
+rate = 1000
+duration = "10s"
+"#;
+    archbench::scenario::parse(src, std::path::Path::new("timing.toml")).unwrap()
+}
+
+/// Key space of [`timing_scenario`] without seeding anything.
+pub fn one_user_space() -> std::sync::Arc<archbench::loadgen::plan::KeySpace> {
+    use archbench::arch::{EntityId, UserId};
+    std::sync::Arc::new(archbench::loadgen::plan::KeySpace {
+        users: vec![UserId(1)],
+        entities: (0..10)
+            .map(|i| (UserId(1), EntityId(uuid::Uuid::from_u128(i))))
+            .collect(),
+        history_end: chrono::Utc::now(),
+    })
+}
