@@ -332,6 +332,11 @@ fn positive(x: f64) -> bool {
     x.is_finite() && x > 0.0
 }
 
+/// `default` when absent, else the value if it is a whole number > 0.
+fn optional_positive(s: &Option<Spanned<i64>>, field: &str, default: u64) -> Result<u64, Problem> {
+    s.as_ref().map_or(Ok(default), |v| positive_int(v, field))
+}
+
 fn positive_int(s: &Spanned<i64>, field: &str) -> Result<u64, Problem> {
     if *s.get_ref() <= 0 {
         return Err(problem(
@@ -491,24 +496,18 @@ impl RawScenario {
                 let r = r.get_ref();
                 let d = RunSettings::default();
                 RunSettings {
-                    max_in_flight: r
-                        .max_in_flight
-                        .as_ref()
-                        .map(|v| positive_int(v, "run.max_in_flight"))
-                        .transpose()?
-                        .map_or(d.max_in_flight, |v| v as usize),
-                    search_k: r
-                        .search_k
-                        .as_ref()
-                        .map(|v| positive_int(v, "run.search_k"))
-                        .transpose()?
-                        .map_or(d.search_k, |v| v as i64),
-                    list_limit: r
-                        .list_limit
-                        .as_ref()
-                        .map(|v| positive_int(v, "run.list_limit"))
-                        .transpose()?
-                        .map_or(d.list_limit, |v| v as i64),
+                    max_in_flight: optional_positive(
+                        &r.max_in_flight,
+                        "run.max_in_flight",
+                        d.max_in_flight as u64,
+                    )? as usize,
+                    search_k: optional_positive(&r.search_k, "run.search_k", d.search_k as u64)?
+                        as i64,
+                    list_limit: optional_positive(
+                        &r.list_limit,
+                        "run.list_limit",
+                        d.list_limit as u64,
+                    )? as i64,
                     activity_window: r.activity_window.map_or(d.activity_window, |v| v.0),
                     late_after: r.late_after.map_or(d.late_after, |v| v.0),
                 }
