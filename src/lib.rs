@@ -7,6 +7,7 @@
 
 pub mod arch;
 pub mod atomic;
+pub mod cost;
 pub mod gate;
 pub mod loadgen;
 pub mod measure;
@@ -14,6 +15,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod stores;
+pub mod verdict;
 
 /// Exit code for an error chain: 2 for usage errors, 3 for the environment (stores,
 /// binaries, ports), 130 when interrupted, 1 otherwise.
@@ -36,6 +38,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<gate::GateError>().is_some()
         {
             return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<report::ReportError>() {
+            return match e {
+                report::ReportError::Io { .. } => 1,
+                _ => 2,
+            };
         }
         if cause.downcast_ref::<gate::GateFailed>().is_some() {
             return 1;

@@ -43,6 +43,21 @@ enum Command {
         /// Inject a delay to validate the gate: SYSTEM.OP=+20% or SYSTEM.OP=+2ms (repeatable).
         #[arg(long = "fault", value_parser = parse_fault)]
         faults: Vec<archbench::arch::fault::FaultSpec>,
+        /// Do not write the approval report after the run.
+        #[arg(long)]
+        no_report: bool,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Write the approval report (report.html, report.md, report.json) from a results file.
+    Report {
+        /// results.json of a run with both v02 and v03.
+        results: PathBuf,
+        /// Output directory (default: beside the results file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Compare a results file with a baseline and fail on a latency regression.
     #[command(args_conflicts_with_subcommands = true)]
@@ -193,6 +208,50 @@ impl StoreArgs {
     }
 }
 
+/// Where the report's inputs live.
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Price catalogue directory.
+    #[arg(long, default_value = "pricing")]
+    pricing: PathBuf,
+    /// Cost model: assumptions and deployment profiles.
+    #[arg(long, default_value = "deployments/decision-doc.toml")]
+    model: PathBuf,
+    /// The decision document's figures, claims and go/no-go criteria.
+    #[arg(long, default_value = "targets/decision-doc.toml")]
+    targets: PathBuf,
+}
+
+impl ReportArgs {
+    fn inputs(&self, results: PathBuf) -> archbench::report::ReportInputs {
+        archbench::report::ReportInputs {
+            results,
+            pricing: self.pricing.clone(),
+            model: self.model.clone(),
+            targets: self.targets.clone(),
+        }
+    }
+}
+
+/// Builds and writes the report, then prints where it is and the headline verdicts.
+fn write_report(
+    inputs: archbench::report::ReportInputs,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let report = archbench::report::Report::build(&inputs)?;
+    let paths = report.write(out)?;
+    println!("report: {}", paths.html.display());
+    println!(
+        "        {} (Markdown), {} (JSON)",
+        paths.markdown.display(),
+        paths.json.display()
+    );
+    for line in report.headline() {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
 fn parse_fault(s: &str) -> Result<archbench::arch::fault::FaultSpec, String> {
     archbench::arch::fault::FaultSpec::parse(s)
 }
@@ -207,8 +266,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             out: dir,
             repeat,
             faults,
+            no_report,
+            report,
         } => {
-            let opts = a.run_options(scenario, systems, dir, repeat, faults);
+            let opts = a.run_options(scenario, systems, dir.clone(), repeat, faults);
             let summary = archbench::run::run(opts, &mut out).await?;
             println!(
                 "results: {}{}",
@@ -225,7 +286,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     summary.results.notes.join("; ")
                 );
             }
+            let r = &summary.results;
+            let comparable = ["v02", "v03"].iter().all(|s| r.systems.contains_key(*s))
+                && !r.scenario.user_behaviour.is_empty();
+            if no_report {
+            } else if comparable {
+                let dir = summary.results_path.parent().unwrap_or(&dir).to_path_buf();
+                write_report(report.inputs(summary.results_path.clone()), &dir)?;
+            } else {
+                println!(
+                    "report: skipped (it needs v02 and v03 and the scenario's [user_behaviour]); `archbench report` makes one later"
+                );
+            }
             Ok(())
+        }
+        Command::Report {
+            results,
+            out: dir,
+            report,
+        } => {
+            let dir = dir.unwrap_or_else(|| {
+                results
+                    .parent()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_else(|| ".".into())
+            });
+            write_report(report.inputs(results), &dir)
         }
         Command::Gate {
             command: Some(GateCommand::Propose { a, b, percentiles }),

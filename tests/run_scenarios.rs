@@ -112,7 +112,38 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
     for (s, per_write) in [(v02, 10), (v03, 3)] {
         let writes = s.round_trips["create"].ops + s.round_trips["update"].ops;
         assert_eq!(s.inngest_executions.executions, per_write * writes);
+        // Every version is one PUT in both systems (V0.3 on the request path, V0.2 by its
+        // file-copy projector); gets of V0.3 are GETs, never PUTs.
+        assert_eq!(
+            s.round_trips["create"].s3_writes,
+            s.round_trips["create"].ops
+        );
+        assert_eq!(
+            s.round_trips["update"].s3_writes,
+            s.round_trips["update"].ops
+        );
+        assert_eq!(s.round_trips["get"].s3_writes, 0);
+        // Database time and storage growth of the measured phases, for the cost model.
+        let db = s
+            .db_time
+            .expect("pg_stat_statements is loaded in local mode");
+        assert!(db.calls > writes && db.exec_ms > 0.0, "{db:?}");
+        let g = s.storage_growth.expect("growth measured");
+        assert_eq!(g.writes, writes);
+        assert_eq!(g.objects, writes as i64, "one object per version");
+        assert!(g.object_bytes > 0 && g.postgres_bytes >= 0, "{g:?}");
     }
+    // V0.2 writes the body into four PostgreSQL places per write, V0.3 into none.
+    let per_write = |s: &archbench::report::results::SystemResults| {
+        let g = s.storage_growth.unwrap();
+        g.postgres_bytes as f64 / g.writes as f64
+    };
+    assert!(
+        per_write(v02) > per_write(v03),
+        "{} vs {}",
+        per_write(v02),
+        per_write(v03)
+    );
     assert!(r.scenario.seeded_entities == 80);
 }
 

@@ -29,6 +29,8 @@ pub struct RoundTrips {
     // [op][store][0 = request path, 1 = background]
     counts: [[[AtomicU64; 2]; 3]; 7],
     ops: [AtomicU64; 7],
+    // S3 writes (PUT/COPY/LIST: R2's Class A, S3's PUT tier); the rest of S3 is GET/HEAD.
+    s3_writes: [AtomicU64; 7],
 }
 
 fn op_index(op: OpKind) -> usize {
@@ -49,6 +51,12 @@ impl RoundTrips {
         self.counts[op_index(op)][store as usize][1].fetch_add(n, Relaxed);
     }
 
+    /// Marks `n` of `op`'s S3 round trips (already counted with [`Self::add`] or
+    /// [`Self::add_background`]) as writes, which object stores bill at a higher class.
+    pub fn s3_write(&self, op: OpKind, n: u64) {
+        self.s3_writes[op_index(op)].fetch_add(n, Relaxed);
+    }
+
     /// Counts one completed op (the denominator of per-op averages).
     pub fn op_done(&self, op: OpKind) {
         self.ops[op_index(op)].fetch_add(1, Relaxed);
@@ -63,7 +71,7 @@ impl RoundTrips {
                 }
             }
         }
-        for o in &self.ops {
+        for o in self.ops.iter().chain(&self.s3_writes) {
             o.store(0, Relaxed);
         }
     }
@@ -76,6 +84,7 @@ impl RoundTrips {
             let ops = self.ops[i].load(Relaxed);
             let mut entry = OpRoundTrips {
                 ops,
+                s3_writes: self.s3_writes[i].load(Relaxed),
                 ..Default::default()
             };
             for st in STORES {
@@ -103,6 +112,10 @@ pub struct OpRoundTrips {
     pub request_path: BTreeMap<Store, u64>,
     /// Round trips done afterwards by projectors, per store.
     pub background: BTreeMap<Store, u64>,
+    /// Of the S3 round trips (both paths), how many were writes (PUT); the others were
+    /// reads (GET). Absent in results written before it was counted.
+    #[serde(default)]
+    pub s3_writes: u64,
 }
 
 impl OpRoundTrips {

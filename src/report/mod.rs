@@ -1,4 +1,175 @@
-//! Results JSON, the source of truth every report and gate is computed from.
-//! (Markdown, HTML and charts come with the report issue.)
+//! Reports. `results.json` is the source of truth; from it (and the price catalogue,
+//! the cost model and the document's targets) this module builds one document model —
+//! sections of paragraphs, tables and charts — and renders it twice: `report.md` for a
+//! CI job summary and a self-contained `report.html` (inline CSS and SVG, no network).
+//! `report.json` carries the cost projections and verdicts for machines.
 
+pub mod charts;
+mod content;
+mod render;
 pub mod results;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cost::catalogue::{Catalogue, CatalogueError};
+use crate::cost::model::{CostModel, CostReport, ModelError};
+use crate::verdict::{Evaluation, Outcome, Targets, TargetsError};
+use results::{Results, ResultsError};
+
+/// Where a report's inputs come from.
+#[derive(Debug, Clone)]
+pub struct ReportInputs {
+    /// The results file.
+    pub results: PathBuf,
+    /// Price catalogue directory.
+    pub pricing: PathBuf,
+    /// Cost model (assumptions, deployments).
+    pub model: PathBuf,
+    /// The document's targets.
+    pub targets: PathBuf,
+}
+
+impl ReportInputs {
+    /// The repository's defaults, relative to `root`, for `results`.
+    pub fn defaults(root: &Path, results: PathBuf) -> Self {
+        ReportInputs {
+            results,
+            pricing: root.join("pricing"),
+            model: root.join("deployments/decision-doc.toml"),
+            targets: root.join("targets/decision-doc.toml"),
+        }
+    }
+}
+
+/// A report that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The results file.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// The price catalogue.
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    /// The cost model or the results' inputs to it.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The targets file.
+    #[error(transparent)]
+    Targets(#[from] TargetsError),
+    /// A chart.
+    #[error(transparent)]
+    Chart(#[from] charts::ChartError),
+    /// Writing the output.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The run.
+    pub results: Results,
+    /// Results file as given.
+    pub results_path: String,
+    /// Prices used.
+    pub catalogue: Catalogue,
+    /// Projections.
+    pub cost: CostReport,
+    /// The document's figures and claims.
+    pub targets: Targets,
+    /// Verdicts.
+    pub evaluation: Evaluation,
+}
+
+/// Files written.
+#[derive(Debug, Clone)]
+pub struct ReportPaths {
+    /// `report.html`.
+    pub html: PathBuf,
+    /// `report.md`.
+    pub markdown: PathBuf,
+    /// `report.json`.
+    pub json: PathBuf,
+}
+
+impl Report {
+    /// Reads the inputs and evaluates.
+    pub fn build(inputs: &ReportInputs) -> Result<Report, ReportError> {
+        let results = Results::read(&inputs.results)?;
+        let catalogue = Catalogue::load_dir(&inputs.pricing)?;
+        let model = CostModel::load(&inputs.model)?;
+        let targets = Targets::load(&inputs.targets)?;
+        let results_path = inputs.results.display().to_string();
+        let cost = CostReport::build(&results, &results_path, &model, &catalogue)?;
+        let evaluation = crate::verdict::evaluate(&targets, &results, &cost, &catalogue);
+        Ok(Report {
+            results,
+            results_path,
+            catalogue,
+            cost,
+            targets,
+            evaluation,
+        })
+    }
+
+    /// Writes `report.html`, `report.md` and `report.json` into `out`, each atomically.
+    /// Interval logs named by the results are read from beside the results file.
+    pub fn write(&self, out: &Path) -> Result<ReportPaths, ReportError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ReportError::Io { path, source }
+        };
+        std::fs::create_dir_all(out).map_err(io(out))?;
+        let logs_dir = Path::new(&self.results_path)
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let doc = content::document(self, &logs_dir)?;
+        let paths = ReportPaths {
+            html: out.join("report.html"),
+            markdown: out.join("report.md"),
+            json: out.join("report.json"),
+        };
+        crate::atomic::write_atomic(&paths.html, render::html(&doc).as_bytes(), 0o644)
+            .map_err(io(&paths.html))?;
+        crate::atomic::write_atomic(&paths.markdown, render::markdown(&doc).as_bytes(), 0o644)
+            .map_err(io(&paths.markdown))?;
+        let json = serde_json::json!({
+            "results": self.results_path,
+            "cost": self.cost,
+            "evaluation": self.evaluation,
+            "prices": self.catalogue.prices,
+        });
+        let bytes = serde_json::to_vec_pretty(&json).expect("report serialises");
+        crate::atomic::write_atomic(&paths.json, &bytes, 0o644).map_err(io(&paths.json))?;
+        Ok(paths)
+    }
+
+    /// One line per claim: what a terminal prints after a run.
+    pub fn headline(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .evaluation
+            .claims
+            .iter()
+            .map(|v| {
+                let mark = match v.outcome {
+                    Outcome::Confirmed => "CONFIRMED",
+                    Outcome::Refuted => "REFUTED  ",
+                    Outcome::NotMeasurable => "N/M      ",
+                };
+                format!("{mark} {}: {}", v.statement, v.value)
+            })
+            .collect();
+        let r = &self.evaluation.recommendation;
+        out.push(format!("RECOMMENDATION Option {}: {}", r.option, r.why));
+        out
+    }
+}

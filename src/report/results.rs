@@ -192,6 +192,26 @@ pub struct SystemResults {
     pub projection_lag_ms: Option<LagReport>,
     /// Interval log file (HdrHistogram format) beside results.json.
     pub interval_log: Option<String>,
+    /// Database time of the system's statements during the measured phases, background
+    /// work included (`pg_stat_statements`); absent when the extension is not loaded.
+    #[serde(default)]
+    pub db_time: Option<crate::measure::dbtime::DbTime>,
+    /// Storage the measured phases' writes added.
+    #[serde(default)]
+    pub storage_growth: Option<StorageGrowth>,
+}
+
+/// Stored bytes before and after the measured phases, and the writes between.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct StorageGrowth {
+    /// Creates and updates completed in the measured phases.
+    pub writes: u64,
+    /// PostgreSQL bytes added (may be negative after vacuum).
+    pub postgres_bytes: i64,
+    /// Object bytes added.
+    pub object_bytes: i64,
+    /// Objects added.
+    pub objects: i64,
 }
 
 /// A results file that cannot be used.

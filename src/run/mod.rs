@@ -21,6 +21,7 @@ use crate::loadgen::executor::{PhaseOutcome, run_closed, run_open};
 use crate::loadgen::plan::{KeySpace, Planner};
 use crate::loadgen::record::{OpRecord, Percentiles, Recorder, histogram, write_interval_log};
 use crate::loadgen::seed::{SeedPath, SeedProgress, seed};
+use crate::measure::dbtime::{self, DbTime};
 use crate::measure::{copies, lag};
 use crate::report::results::*;
 use crate::scenario::{self, Scenario, Workload};
@@ -221,6 +222,14 @@ async fn run_with(
         systems.push(System { name, sut, stored });
     }
 
+    // Database time and storage are read before and after the measured phases, through
+    // a small pool of the harness's own.
+    let meter = match stores {
+        Some(st) => Some(health::connect(&st.endpoints.postgres, 2).await?),
+        None => None,
+    };
+    let mut baselines: BTreeMap<String, Baseline> = BTreeMap::new();
+
     // Seed every system with the same data and the same history end.
     let history_end = started_at;
     let mut space: Option<Arc<KeySpace>> = None;
@@ -247,6 +256,7 @@ async fn run_with(
         ticker.abort();
         let ks = ks?;
         s.sut.clear_counters();
+        baselines.insert(s.name.clone(), Baseline::read(s, meter.as_ref()).await);
         space.get_or_insert_with(|| Arc::new(ks));
     }
     let space = space.expect("at least one system");
@@ -323,6 +333,7 @@ async fn run_with(
                 } else if rep == 0 && !recorded_phases.contains_key(&s.name) {
                     // Warm-up ops stay out of the counters, as they stay out of the histograms.
                     s.sut.clear_counters();
+                    baselines.insert(s.name.clone(), Baseline::read(s, meter.as_ref()).await);
                 }
             }
             totals.entry(s.name.clone()).or_default().push(rec);
@@ -347,6 +358,24 @@ async fn run_with(
             .collect();
         sys.inngest_executions = s.sut.inngest();
         sys.dead_letters = s.sut.dead_letters();
+        if let Some(b) = baselines.get(&s.name) {
+            let after = Baseline::read(s, meter.as_ref()).await;
+            sys.db_time = after.db_time.zip(b.db_time).map(|(a, b)| a.since(&b));
+            let writes = [OpKind::Create, OpKind::Update]
+                .iter()
+                .filter_map(|op| sys.round_trips.get(op.name()))
+                .map(|r| r.ops)
+                .sum();
+            sys.storage_growth = after
+                .stored
+                .zip(b.stored.as_ref())
+                .map(|(a, b)| StorageGrowth {
+                    writes,
+                    postgres_bytes: a.postgres_bytes as i64 - b.postgres_bytes as i64,
+                    object_bytes: a.object_bytes as i64 - b.object_bytes as i64,
+                    objects: a.object_count as i64 - b.object_count as i64,
+                });
+        }
         if let Some(st) = stores.filter(|_| s.stored) {
             match measure_stored(s, st, &space, scn).await {
                 Ok((fp, lag)) => {
@@ -385,6 +414,9 @@ async fn run_with(
         results_systems.insert(s.name.clone(), sys);
     }
     watcher.abort();
+    if let Some(m) = meter {
+        m.close().await;
+    }
 
     let stores_info = match stores {
         Some(st) => {
@@ -450,6 +482,31 @@ async fn run_with(
     })
 }
 
+/// Database time and stored bytes of one system at one moment; either is `None` when
+/// it cannot be read (no stores, no `pg_stat_statements`), and the results say absent.
+struct Baseline {
+    db_time: Option<DbTime>,
+    stored: Option<crate::arch::Footprint>,
+}
+
+impl Baseline {
+    async fn read(s: &System, meter: Option<&sqlx::PgPool>) -> Baseline {
+        let Some(pool) = meter.filter(|_| s.stored) else {
+            return Baseline {
+                db_time: None,
+                stored: None,
+            };
+        };
+        Baseline {
+            db_time: dbtime::read(pool, s.sut.locations().schema)
+                .await
+                .ok()
+                .flatten(),
+            stored: s.sut.footprint().await.ok(),
+        }
+    }
+}
+
 fn op_results(r: &OpRecord) -> OpResults {
     OpResults {
         count: r.count,
@@ -507,6 +564,8 @@ fn summarise(recs: &[Arc<Recorder>]) -> SystemResults {
         dead_letters: Vec::new(),
         projection_lag_ms: None,
         interval_log: None,
+        db_time: None,
+        storage_growth: None,
     }
 }
 

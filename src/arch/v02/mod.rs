@@ -479,6 +479,7 @@ impl StepHandler for Steps {
             ("v02-copy-file", "put-file") => {
                 let key = format!("v02/files/{id}/v{version}.md");
                 self.rt.add_background(op, Store::S3, 1);
+                self.rt.s3_write(op, 1);
                 common::put_object(&self.s3, &self.bucket, &key, body.as_bytes().to_vec(), op)
                     .await
                     .map_err(|e| e.to_string())?;

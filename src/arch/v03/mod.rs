@@ -99,6 +99,7 @@ impl V03 {
     async fn store_body(&self, op: OpKind, body: &str) -> OpResult<(String, String, i64)> {
         let (key, hash) = content_key(body.as_bytes());
         self.inner.rt.add(op, Store::S3, 1);
+        self.inner.rt.s3_write(op, 1);
         common::put_object(
             &self.inner.s3,
             &self.inner.bucket,

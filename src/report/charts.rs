@@ -1,0 +1,242 @@
+//! SVG charts drawn with plotters, returned as strings for inlining into the HTML
+//! report. Text is measured with an embedded font so the layout is the same on every
+//! machine (no fontconfig).
+
+use std::sync::Once;
+
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn font() {
+    REGISTER.call_once(|| {
+        // The embedded font is valid by construction; a failure would only make text
+        // measurement fall back, so it is not worth a panic.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Series colours: V0.2, V0.3, then further series.
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(0xd6, 0x5f, 0x3e),
+    RGBColor(0x2a, 0x7a, 0xb9),
+    RGBColor(0x5b, 0xa0, 0x5b),
+    RGBColor(0x9b, 0x6f, 0xc4),
+    RGBColor(0xe0, 0xa8, 0x2e),
+    RGBColor(0x4f, 0xb3, 0xb3),
+    RGBColor(0x8c, 0x8c, 0x8c),
+    RGBColor(0xc4, 0x5a, 0x9b),
+];
+
+/// A chart that could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("chart `{chart}`: {message}")]
+pub struct ChartError {
+    chart: String,
+    message: String,
+}
+
+fn err(chart: &str) -> impl Fn(String) -> ChartError + '_ {
+    move |message| ChartError {
+        chart: chart.into(),
+        message,
+    }
+}
+
+/// One latency curve: (percentile in 0..100, latency ms).
+pub struct Curve {
+    /// Legend.
+    pub name: String,
+    /// Points, ascending percentile.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Latency by percentile on a log axis of 1/(1 − p), as HdrHistogram plots draw it.
+pub fn latency(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
+    font();
+    let e = err(title);
+    let x_of = |p: f64| 1.0 / (1.0 - (p / 100.0).min(0.999_99));
+    let max_x = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|(p, _)| x_of(*p)))
+        .fold(10.0, f64::max);
+    let max_y = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|(_, y)| *y))
+        .fold(0.1, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(34)
+            .y_label_area_size(52)
+            .build_cartesian_2d((1.0..max_x * 1.2).log_scale(), 0.0..max_y * 1.1)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("latency (ms)")
+            .x_label_formatter(&|x| {
+                let p = (1.0 - 1.0 / x) * 100.0;
+                // 90%, 99%, 99.9%, 99.99%: as many decimals as the nines need.
+                let t = format!("{p:.4}");
+                format!("{}%", t.trim_end_matches('0').trim_end_matches('.'))
+            })
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        for (i, c) in curves.iter().enumerate() {
+            let col = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    c.points.iter().map(|(p, y)| (x_of(*p), *y)),
+                    col.stroke_width(2),
+                ))
+                .map_err(|x| e(x.to_string()))?
+                .label(c.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// One bar made of stacked segments (values in the chart's unit).
+pub struct StackedBar {
+    /// Label under the bar.
+    pub label: String,
+    /// Segment values, in the order of the chart's `segments`.
+    pub values: Vec<f64>,
+}
+
+/// Stacked bars with a legend of segment names.
+pub fn stacked(
+    title: &str,
+    y_desc: &str,
+    segments: &[String],
+    bars: &[StackedBar],
+    size: (u32, u32),
+) -> Result<String, ChartError> {
+    font();
+    let e = err(title);
+    let max_y = bars
+        .iter()
+        .map(|b| b.values.iter().sum::<f64>())
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let n = bars.len().max(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart: ChartContext<'_, _, Cartesian2d<RangedCoordf64, RangedCoordf64>> =
+            ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 16))
+                .margin(8)
+                .x_label_area_size(40)
+                .y_label_area_size(62)
+                .build_cartesian_2d(0.0..n, 0.0..max_y * 1.35)
+                .map_err(|x| e(x.to_string()))?;
+        let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(bars.len() * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = x.floor() as usize;
+                if (x - i as f64 - 0.5).abs() < 0.01 {
+                    labels.get(i).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        for (s, name) in segments.iter().enumerate() {
+            let col = PALETTE[s % PALETTE.len()];
+            let rects = bars.iter().enumerate().map(|(i, b)| {
+                let base: f64 = b.values.iter().take(s).sum();
+                let top = base + b.values.get(s).copied().unwrap_or(0.0);
+                Rectangle::new(
+                    [(i as f64 + 0.2, base), (i as f64 + 0.8, top)],
+                    col.filled(),
+                )
+            });
+            chart
+                .draw_series(rects)
+                .map_err(|x| e(x.to_string()))?
+                .label(name.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], col.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_are_svg_with_their_series() {
+        let s = latency(
+            "get",
+            &[
+                Curve {
+                    name: "V0.2".into(),
+                    points: vec![(0.0, 0.5), (50.0, 1.0), (99.0, 5.0), (99.9, 9.0)],
+                },
+                Curve {
+                    name: "V0.3".into(),
+                    points: vec![(0.0, 1.5), (50.0, 3.0), (99.0, 15.0)],
+                },
+            ],
+        )
+        .unwrap();
+        assert!(s.starts_with("<svg") && s.contains("V0.3") && s.contains("<polyline"));
+        let b = stacked(
+            "storage",
+            "MB",
+            &["PostgreSQL".into(), "objects".into()],
+            &[
+                StackedBar {
+                    label: "V0.2".into(),
+                    values: vec![320.0, 267.0],
+                },
+                StackedBar {
+                    label: "V0.3".into(),
+                    values: vec![65.0, 267.0],
+                },
+            ],
+            (480, 300),
+        )
+        .unwrap();
+        assert!(b.matches("<rect").count() >= 5, "{b}");
+        assert!(b.contains("objects") && b.contains("V0.2"));
+    }
+}

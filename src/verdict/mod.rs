@@ -1,0 +1,339 @@
+//! The decision document's claims and go/no-go criteria (a targets file), evaluated
+//! against a run's results and its cost projections. Each line gets the measured or
+//! computed value, the target, a verdict — confirmed, refuted or not measurable here,
+//! with the reason — and a sensitivity line: the value of the key assumption at which
+//! the verdict would flip.
+
+mod checks;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use checks::{LatencyEstimate, evaluate};
+
+/// The document's own figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentFigures {
+    /// Title.
+    pub title: String,
+    /// Investment from the breakdown.
+    pub investment_usd: f64,
+    /// Investment in the header.
+    pub investment_header_usd: f64,
+    /// Monthly cost today.
+    pub current_monthly_usd: f64,
+    /// Monthly cost after.
+    pub proposed_monthly_usd: f64,
+    /// Claimed reduction, percent.
+    pub cost_reduction_pct: f64,
+    /// Claimed ROI, percent.
+    pub roi_pct: f64,
+    /// Claimed payback, months.
+    pub payback_months: f64,
+    /// Claimed latency before, ms.
+    pub latency_before_ms: f64,
+    /// Claimed latency after, ms.
+    pub latency_after_ms: f64,
+    /// Scale today.
+    pub scale_from_users: u64,
+    /// Scale claimed.
+    pub scale_to_users: u64,
+    /// Budget of the GO criterion.
+    pub budget_usd: f64,
+    /// Copies today.
+    pub copies_before: f64,
+    /// Copies after.
+    pub copies_after: f64,
+}
+
+/// Which evaluator judges a claim or criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Copies per item before and after.
+    Copies,
+    /// Events hold a reference, not the body.
+    EventsReference,
+    /// Time-window queries on the event log.
+    TimeSeries,
+    /// Executions per write.
+    Inngest,
+    /// Cost reduction percent.
+    CostReduction,
+    /// Monthly cost levels.
+    CostLevels,
+    /// Latency before/after.
+    Latency,
+    /// Users scale.
+    Scale,
+    /// ROI.
+    Roi,
+    /// Payback.
+    Payback,
+    /// Header vs breakdown investment.
+    Investment,
+    /// Budget vs investment.
+    Budget,
+    /// Migration risk.
+    Risk,
+    /// GO: more than 10K users soon.
+    ScaleGo,
+    /// NO-GO: fewer than 1K users.
+    ScaleNogo,
+    /// Nothing a benchmark measures.
+    NotMeasurable,
+}
+
+/// A claim of the document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// Stable id.
+    pub id: String,
+    /// The document's words.
+    pub quote: String,
+    /// Evaluator.
+    pub check: Check,
+}
+
+/// GO or NO-GO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CriterionKind {
+    /// A condition for going ahead.
+    Go,
+    /// A condition for not going ahead.
+    NoGo,
+}
+
+/// A go/no-go line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    /// GO or NO-GO.
+    pub kind: CriterionKind,
+    /// The document's words.
+    pub text: String,
+    /// Evaluator.
+    pub check: Check,
+    /// Why not measurable, for `not_measurable`.
+    pub reason: Option<String>,
+}
+
+/// A targets file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Figures.
+    pub document: DocumentFigures,
+    /// Claims.
+    #[serde(rename = "claim")]
+    pub claims: Vec<Claim>,
+    /// Go/no-go criteria.
+    #[serde(rename = "criterion")]
+    pub criteria: Vec<Criterion>,
+}
+
+/// A targets file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetsError {
+    /// Unreadable.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Malformed.
+    #[error("{}:{line}:{column}: {message}", .path.display())]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// What is wrong (names the field).
+        message: String,
+    },
+}
+
+impl Targets {
+    /// Reads a targets file.
+    pub fn load(path: &Path) -> Result<Targets, TargetsError> {
+        let src = std::fs::read_to_string(path).map_err(|source| TargetsError::Io {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&src).map_err(|e| {
+            let (line, column) = crate::scenario::line_col(&src, e.span().map_or(0, |s| s.start));
+            TargetsError::Invalid {
+                path: path.into(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })
+    }
+}
+
+/// The outcome of one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The measurement agrees with the claim.
+    Confirmed,
+    /// The measurement disagrees.
+    Refuted,
+    /// Nothing here measures it.
+    NotMeasurable,
+}
+
+impl Outcome {
+    /// As printed.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Confirmed => "confirmed",
+            Outcome::Refuted => "refuted",
+            Outcome::NotMeasurable => "not measurable here",
+        }
+    }
+}
+
+/// One evaluated claim or criterion.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// Claim id, or `go`/`no-go`.
+    pub id: String,
+    /// The document's words.
+    pub statement: String,
+    /// Measured or computed value, with units.
+    pub value: String,
+    /// What the document says it is.
+    pub target: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Why (the evidence, or why it cannot be measured).
+    pub reason: String,
+    /// Where the verdict flips.
+    pub sensitivity: String,
+    /// True when the value is an estimate rather than a measurement.
+    pub estimate: bool,
+}
+
+/// The harness's ticks in the signature block.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recommendation {
+    /// `A`, `B` or `C`.
+    pub option: char,
+    /// Why.
+    pub why: String,
+    /// Event database: `TimescaleDB`, `EventStoreDB` or `Keep PostgreSQL`.
+    pub event_db: &'static str,
+    /// `R2 Storage` or `S3 Storage`.
+    pub storage: &'static str,
+    /// `pgvector` or `Qdrant`.
+    pub vectors: &'static str,
+    /// One reason per technical tick.
+    pub notes: Vec<String>,
+}
+
+/// An approval checklist line with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecklistItem {
+    /// The document's words.
+    pub item: String,
+    /// What this run found.
+    pub evidence: String,
+    /// Whether the evidence supports ticking it (`None`: for a person to decide).
+    pub supported: Option<bool>,
+}
+
+/// Everything the report needs from the verdict step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// Claims.
+    pub claims: Vec<Verdict>,
+    /// Go/no-go.
+    pub criteria: Vec<Verdict>,
+    /// Filled checklist.
+    pub checklist: Vec<ChecklistItem>,
+    /// Signature ticks.
+    pub recommendation: Recommendation,
+    /// Latency estimate per op, for the report.
+    pub latency_estimate: Vec<LatencyEstimate>,
+}
+
+/// The first `x` in `lo..=hi` (scanned on `steps` points, log-spaced when `log`, then
+/// bisected) where `f` differs from `f(lo)`; `None` when it never does.
+pub fn flip_point(
+    lo: f64,
+    hi: f64,
+    steps: usize,
+    log: bool,
+    f: &dyn Fn(f64) -> bool,
+) -> Option<f64> {
+    let at = |i: usize| {
+        let t = i as f64 / steps as f64;
+        if log {
+            (lo.ln() + t * (hi.ln() - lo.ln())).exp()
+        } else {
+            lo + t * (hi - lo)
+        }
+    };
+    let start = f(lo);
+    let mut prev = lo;
+    for i in 1..=steps {
+        let x = at(i);
+        if f(x) != start {
+            let (mut a, mut b) = (prev, x);
+            for _ in 0..60 {
+                let m = (a + b) / 2.0;
+                if f(m) == start {
+                    a = m;
+                } else {
+                    b = m;
+                }
+            }
+            return Some(b);
+        }
+        prev = x;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flip_point_finds_the_threshold_or_says_none() {
+        let x = flip_point(0.0, 100.0, 50, false, &|v| v * 3.0 < 100.0).unwrap();
+        assert!((x - 33.333_333).abs() < 1e-6, "{x}");
+        let y = flip_point(1e3, 1e7, 40, true, &|u| u < 123_456.0).unwrap();
+        assert!((y - 123_456.0).abs() < 1e-3, "{y}");
+        assert_eq!(flip_point(0.0, 1.0, 10, false, &|_| true), None);
+    }
+
+    #[test]
+    fn the_repository_targets_load() {
+        let t =
+            Targets::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/decision-doc.toml"))
+                .unwrap();
+        assert_eq!(t.document.investment_usd, 18_500.0);
+        assert!(t.claims.len() >= 10 && t.criteria.len() == 10);
+    }
+
+    #[test]
+    fn a_bad_targets_file_names_line_and_field() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.toml");
+        std::fs::write(&p, "[document]\ntitle = \"x\"\n\n[[claim]]\nid = \"a\"\nquote = \"q\"\ncheck = \"vibes\"\n").unwrap();
+        let e = Targets::load(&p).unwrap_err().to_string();
+        assert!(e.contains("t.toml:") && e.contains("vibes"), "{e}");
+    }
+}
