@@ -9,6 +9,7 @@ pub mod arch;
 pub mod atomic;
 pub mod cost;
 pub mod gate;
+pub mod input;
 pub mod loadgen;
 pub mod measure;
 pub mod report;

@@ -104,6 +104,17 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
             "interval log holds every recorded get"
         );
         assert!(s.projection_lag_ms.is_some());
+        // The growth probe reached ×10 and ×100 of the seeded events.
+        let g = s.event_growth.as_ref().expect("smoke.toml has [growth]");
+        assert_eq!(g.len(), 3, "{name}: {g:?}");
+        for (p, f) in g.iter().zip([1.0, 10.0, 100.0]) {
+            let want = g[0].events as f64 * f;
+            assert!(
+                (p.events as f64 - want).abs() <= 1.0 && p.p50_ms > 0.0,
+                "{name}: {p:?} vs ×{f} of {}",
+                g[0].events
+            );
+        }
     }
     let (v02, v03) = (&r.systems["v02"], &r.systems["v03"]);
     assert_eq!(v02.footprint.as_ref().unwrap().copies_per_item, 5.0);

@@ -291,6 +291,48 @@ pub fn time_field(data: &serde_json::Value, name: &str) -> Result<DateTime<Utc>,
         .map_err(|e| format!("`{name}`: {e}"))
 }
 
+/// Rows per statement of [`grow_events`]: large enough to be quick, small enough that
+/// one statement never holds the table for long.
+const GROWTH_BATCH: u64 = 250_000;
+
+/// The growth probe's insert, generated in the server: `insert` is an `INSERT ... SELECT`
+/// over `generate_series($5, $6) AS g` taking `$1` first user, `$2` users, `$3` from,
+/// `$4` to; afterwards the table is analysed (as autovacuum would) and counted.
+pub async fn grow_events(
+    pool: &PgPool,
+    insert: &'static str,
+    table: &'static str,
+    g: &super::EventGrowth,
+) -> Result<u64, ArchError> {
+    let pg = |e: sqlx::Error| ArchError::Setup(format!("growing {table}: {e}"));
+    let mut lo = 1u64;
+    while lo <= g.n {
+        let hi = (lo + GROWTH_BATCH - 1).min(g.n);
+        sqlx::query(insert)
+            .bind(g.first_user)
+            .bind(g.users.max(1))
+            .bind(g.from)
+            .bind(g.to)
+            .bind(lo as i64)
+            .bind(hi as i64)
+            .execute(pool)
+            .await
+            .map_err(pg)?;
+        lo = hi + 1;
+    }
+    if g.n > 0 {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+            .execute(pool)
+            .await
+            .map_err(pg)?;
+    }
+    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(pool)
+        .await
+        .map_err(pg)?;
+    Ok(n.max(0) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,6 +140,10 @@ impl SystemUnderTest for Faulty {
     async fn seed_bulk(&self, batch: &[super::SeedEntity]) -> OpResult<()> {
         self.inner.seed_bulk(batch).await
     }
+
+    async fn grow_events(&self, g: &super::EventGrowth) -> OpResult<u64> {
+        self.inner.grow_events(g).await
+    }
     async fn settle(&self, timeout: Duration) -> OpResult<()> {
         self.inner.settle(timeout).await
     }

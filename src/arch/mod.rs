@@ -262,6 +262,14 @@ pub trait SystemUnderTest: Send + Sync {
             self.name()
         )))
     }
+    /// Appends synthetic events straight into the event store (the growth probe: how
+    /// time-window queries behave as the log grows) and returns the event count after.
+    async fn grow_events(&self, _g: &EventGrowth) -> OpResult<u64> {
+        Err(ArchError::Setup(format!(
+            "{} has no event store",
+            self.name()
+        )))
+    }
     /// Waits until asynchronous projections have caught up (queue empty, nothing in flight).
     async fn settle(&self, timeout: Duration) -> OpResult<()>;
     /// Round trips counted so far.
@@ -278,6 +286,22 @@ pub trait SystemUnderTest: Send + Sync {
     async fn footprint(&self) -> OpResult<Footprint>;
     /// PostgreSQL schema and object-store prefix this system owns (for measurements).
     fn locations(&self) -> Locations;
+}
+
+/// Events the growth probe adds: `n` events of `users` users numbered from
+/// `first_user` (outside the seeded ones), spread evenly over `[from, to)`.
+#[derive(Debug, Clone, Copy)]
+pub struct EventGrowth {
+    /// Events to add (zero reads the count only).
+    pub n: u64,
+    /// First user id.
+    pub first_user: i64,
+    /// Users the events are spread over.
+    pub users: i64,
+    /// Oldest event time.
+    pub from: DateTime<Utc>,
+    /// Newest event time (exclusive).
+    pub to: DateTime<Utc>,
 }
 
 /// Where a system keeps its data.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::Usd;
+use crate::input::InputError;
 
 /// The unit a price is quoted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,28 +135,17 @@ pub struct Price {
 /// A catalogue that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
-    /// Unreadable file or directory.
+    /// An unreadable or malformed catalogue file.
+    #[error(transparent)]
+    File(#[from] InputError),
+    /// The catalogue directory cannot be listed.
     #[error("{}: {source}", .path.display())]
-    Io {
-        /// File or directory.
+    Dir {
+        /// Directory.
         path: PathBuf,
         /// Why.
         #[source]
         source: std::io::Error,
-    },
-    /// A line is malformed or lacks its source or date.
-    #[error("{}:{line}:{column}: {field}: {message}", .path.display())]
-    Invalid {
-        /// File.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// Dotted field, e.g. `price[2].source`.
-        field: String,
-        /// What is wrong.
-        message: String,
     },
     /// A price the cost model needs is not in the catalogue.
     #[error("price `{id}` is not in the catalogue ({dir}); add it with its source and date")]
@@ -228,7 +218,7 @@ impl PriceSource for Catalogue {
 impl Catalogue {
     /// Reads every `*.toml` of `dir`, in name order.
     pub fn load_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
-        let io = |source| CatalogueError::Io {
+        let io = |source| CatalogueError::Dir {
             path: dir.into(),
             source,
         };
@@ -243,10 +233,7 @@ impl Catalogue {
             prices: BTreeMap::new(),
         };
         for f in files {
-            let src = std::fs::read_to_string(&f).map_err(|source| CatalogueError::Io {
-                path: f.clone(),
-                source,
-            })?;
+            let src = InputError::read(&f)?;
             for p in parse(&src, &f)? {
                 cat.prices.insert(p.id.clone(), p);
             }
@@ -258,19 +245,9 @@ impl Catalogue {
 /// Parses one catalogue file; `path` is used in messages and kept on each line.
 pub fn parse(src: &str, path: &Path) -> Result<Vec<Price>, CatalogueError> {
     let at = |span: std::ops::Range<usize>, field: String, message: String| {
-        let (line, column) = crate::scenario::line_col(src, span.start);
-        CatalogueError::Invalid {
-            path: path.into(),
-            line,
-            column,
-            field,
-            message,
-        }
+        CatalogueError::File(InputError::at(src, path, span.start, field, message))
     };
-    let raw: RawFile = toml::from_str(src).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        at(span, "price".into(), e.message().to_string())
-    })?;
+    let raw: RawFile = toml::from_str(src).map_err(|e| InputError::toml(src, path, &e, "price"))?;
     let mut out = Vec::new();
     for (i, sp) in raw.prices.into_iter().enumerate() {
         let span = sp.span();

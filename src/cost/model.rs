@@ -7,7 +7,7 @@
 //! usage with the catalogue.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,34 +15,15 @@ use super::Usd;
 use super::catalogue::{CatalogueError, PriceSource, Unit};
 use crate::arch::OpKind;
 use crate::arch::Store;
+use crate::input::InputError;
 use crate::report::results::{Results, SystemResults};
 
 /// A cost-model file or its inputs cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// Unreadable file.
-    #[error("{}: {source}", .path.display())]
-    Io {
-        /// File.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Malformed cost-model file.
-    #[error("{}:{line}:{column}: {field}: {message}", .path.display())]
-    Invalid {
-        /// File.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// Field.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// An unreadable or malformed cost-model file.
+    #[error(transparent)]
+    File(#[from] InputError),
     /// The results file lacks something the model needs.
     #[error("{path}: field `{field}`: {message}")]
     Input {
@@ -252,32 +233,17 @@ pub struct CostModel {
 impl CostModel {
     /// Reads and checks a cost-model file.
     pub fn load(path: &Path) -> Result<CostModel, ModelError> {
-        let src = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let src = InputError::read(path)?;
         Self::parse(&src, path)
     }
 
     /// Parses cost-model text; `path` is used in messages.
     pub fn parse(src: &str, path: &Path) -> Result<CostModel, ModelError> {
         let invalid = |offset: usize, field: &str, message: String| {
-            let (line, column) = crate::scenario::line_col(src, offset);
-            ModelError::Invalid {
-                path: path.into(),
-                line,
-                column,
-                field: field.into(),
-                message,
-            }
+            ModelError::File(InputError::at(src, path, offset, field, message))
         };
-        let m: CostModel = toml::from_str(src).map_err(|e| {
-            invalid(
-                e.span().map_or(0, |s| s.start),
-                "cost model",
-                e.message().to_string(),
-            )
-        })?;
+        let m: CostModel =
+            toml::from_str(src).map_err(|e| InputError::toml(src, path, &e, "cost model"))?;
         let a = &m.assumptions;
         let key_at = |k: &str| src.find(&format!("\n{k}")).map_or(0, |i| i + 1);
         for (k, v, lo, hi) in [

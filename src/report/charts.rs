@@ -55,13 +55,56 @@ pub struct Curve {
 
 /// Latency by percentile on a log axis of 1/(1 − p), as HdrHistogram plots draw it.
 pub fn latency(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
+    let x_of = |p: f64| 1.0 / (1.0 - (p / 100.0).min(0.999_99));
+    let mapped: Vec<Curve> = curves
+        .iter()
+        .map(|c| Curve {
+            name: c.name.clone(),
+            points: c.points.iter().map(|(p, y)| (x_of(*p), *y)).collect(),
+        })
+        .collect();
+    lines(title, "percentile", "latency (ms)", &mapped, &|x| {
+        // 90%, 99%, 99.9%, 99.99%: as many decimals as the nines need.
+        let t = format!("{:.4}", (1.0 - 1.0 / x) * 100.0);
+        format!("{}%", t.trim_end_matches('0').trim_end_matches('.'))
+    })
+}
+
+/// A time-window query's latency against the event count, both on a log x axis.
+pub fn growth(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
+    lines(
+        title,
+        "events in the table",
+        "p50 latency (ms)",
+        curves,
+        &|x| {
+            if x >= 1e6 {
+                format!("{:.0}M", x / 1e6)
+            } else if x >= 1e3 {
+                format!("{:.0}K", x / 1e3)
+            } else {
+                format!("{x:.0}")
+            }
+        },
+    )
+}
+
+/// Line series over a logarithmic x axis (x ≥ 1).
+fn lines(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    curves: &[Curve],
+    x_fmt: &dyn Fn(f64) -> String,
+) -> Result<String, ChartError> {
     font();
     let e = err(title);
-    let x_of = |p: f64| 1.0 / (1.0 - (p / 100.0).min(0.999_99));
-    let max_x = curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|(p, _)| x_of(*p)))
-        .fold(10.0, f64::max);
+    let xs = curves.iter().flat_map(|c| c.points.iter().map(|(x, _)| *x));
+    let min_x = xs
+        .clone()
+        .fold(f64::MAX, f64::min)
+        .clamp(1.0, f64::MAX / 2.0);
+    let max_x = xs.fold(min_x * 10.0, f64::max);
     let max_y = curves
         .iter()
         .flat_map(|c| c.points.iter().map(|(_, y)| *y))
@@ -75,18 +118,13 @@ pub fn latency(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
             .margin(8)
             .x_label_area_size(34)
             .y_label_area_size(52)
-            .build_cartesian_2d((1.0..max_x * 1.2).log_scale(), 0.0..max_y * 1.1)
+            .build_cartesian_2d((min_x..max_x * 1.2).log_scale(), 0.0..max_y * 1.1)
             .map_err(|x| e(x.to_string()))?;
         chart
             .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("latency (ms)")
-            .x_label_formatter(&|x| {
-                let p = (1.0 - 1.0 / x) * 100.0;
-                // 90%, 99%, 99.9%, 99.99%: as many decimals as the nines need.
-                let t = format!("{p:.4}");
-                format!("{}%", t.trim_end_matches('0').trim_end_matches('.'))
-            })
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&|x| x_fmt(*x))
             .label_style(("sans-serif", 11))
             .draw()
             .map_err(|x| e(x.to_string()))?;
@@ -94,7 +132,7 @@ pub fn latency(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
             let col = PALETTE[i % PALETTE.len()];
             chart
                 .draw_series(LineSeries::new(
-                    c.points.iter().map(|(p, y)| (x_of(*p), *y)),
+                    c.points.iter().copied(),
                     col.stroke_width(2),
                 ))
                 .map_err(|x| e(x.to_string()))?

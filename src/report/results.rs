@@ -199,6 +199,9 @@ pub struct SystemResults {
     /// Storage the measured phases' writes added.
     #[serde(default)]
     pub storage_growth: Option<StorageGrowth>,
+    /// The time-window (`activity`) query as the event log grows (`[growth]`).
+    #[serde(default)]
+    pub event_growth: Option<Vec<crate::measure::growth::GrowthPoint>>,
 }
 
 /// Stored bytes before and after the measured phases, and the writes between.

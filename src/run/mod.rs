@@ -387,6 +387,38 @@ async fn run_with(
                     notes.push(format!("{}: storage/lag measurement failed: {e:#}", s.name));
                 }
             }
+            // Last: the probe leaves its synthetic events in the event store.
+            if let Some(g) = scn.growth.as_ref().filter(|_| !stop.load(SeqCst)) {
+                writeln!(
+                    out,
+                    "{}: event-log growth probe ×{:?}, {} time-window queries per size",
+                    s.name, g.factors, g.samples
+                )?;
+                match crate::measure::growth::probe(
+                    s.sut.as_ref(),
+                    &space,
+                    scn.run.activity_window,
+                    scn.seeding.history_days,
+                    g,
+                )
+                .await
+                {
+                    Ok(points) => {
+                        for p in &points {
+                            writeln!(
+                                out,
+                                "{}:   {} events: activity p50 {:.2} ms, p95 {:.2} ms",
+                                s.name, p.events, p.p50_ms, p.p95_ms
+                            )?;
+                        }
+                        sys.event_growth = Some(points);
+                    }
+                    Err(e) => {
+                        complete = false;
+                        notes.push(format!("{}: growth probe failed: {e}", s.name));
+                    }
+                }
+            }
         }
         let log_name = format!("{}.hlog", s.name.replace([':', ',', '=', '/'], "_"));
         let mut merged = BTreeMap::new();
@@ -566,6 +598,7 @@ fn summarise(recs: &[Arc<Recorder>]) -> SystemResults {
         interval_log: None,
         db_time: None,
         storage_growth: None,
+        event_growth: None,
     }
 }
 
@@ -634,12 +667,7 @@ fn environment(stores: Option<StoresInfo>) -> Environment {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024);
     Environment {
-        git_revision: std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        git_revision: git_revision(),
         archbench_version: env!("CARGO_PKG_VERSION").into(),
         machine: Machine {
             hostname: read("/proc/sys/kernel/hostname"),
@@ -649,6 +677,32 @@ fn environment(stores: Option<StoresInfo>) -> Environment {
         },
         stores,
     }
+}
+
+/// `git rev-parse HEAD`, with `-dirty` when tracked source files differ from it: a
+/// result must not claim a revision whose code it did not run. The revision of the
+/// working directory, which is the repository when run as the README says.
+fn git_revision() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "HEAD"])?;
+    let dirty = git(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        "src",
+        "Cargo.toml",
+        "Cargo.lock",
+    ])
+    .is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
 #[cfg(test)]

@@ -53,6 +53,16 @@ pub(crate) struct RawScenario {
     gate: Option<Spanned<RawGate>>,
     #[serde(default)]
     sweep: Option<Spanned<RawSweep>>,
+    #[serde(default)]
+    growth: Option<Spanned<RawGrowth>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrowth {
+    factors: Spanned<Vec<f64>>,
+    #[serde(default)]
+    samples: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,6 +247,18 @@ pub struct Scenario {
     pub gate: GateConfig,
     /// Seed sizes to run one after another (`[sweep] users = [...]`); empty: just `seeding.users`.
     pub sweep_users: Vec<u64>,
+    /// The event-log growth probe (`[growth]`), run after the measurements.
+    pub growth: Option<GrowthProbe>,
+}
+
+/// The event-log growth probe: synthetic events of more users are added to each
+/// system's event store and the time-window query is timed at each size.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrowthProbe {
+    /// Event-table sizes to reach, as multiples of the seeded size, ascending, each > 1.
+    pub factors: Vec<f64>,
+    /// Time-window queries timed at each size.
+    pub samples: usize,
 }
 
 /// Seeding settings.
@@ -547,6 +569,39 @@ impl RawScenario {
                         ));
                     }
                     u.get_ref().iter().map(|n| *n as u64).collect()
+                }
+            },
+            growth: match &self.growth {
+                None => None,
+                Some(g) => {
+                    let g = g.get_ref();
+                    let f = g.factors.get_ref();
+                    if f.is_empty()
+                        || f.iter()
+                            .any(|x| !(x.is_finite() && *x > 1.0 && *x <= 1000.0))
+                        || f.windows(2).any(|w| w[1] <= w[0])
+                    {
+                        return Err(problem(
+                            &g.factors,
+                            "growth.factors",
+                            "list ascending multiples of the seeded event count, each in (1, 1000]",
+                        ));
+                    }
+                    let samples = match &g.samples {
+                        Some(n) if !(10..=100_000).contains(n.get_ref()) => {
+                            return Err(problem(
+                                n,
+                                "growth.samples",
+                                format!("must be within 10..=100000, got {}", n.get_ref()),
+                            ));
+                        }
+                        Some(n) => *n.get_ref() as usize,
+                        None => 200,
+                    };
+                    Some(GrowthProbe {
+                        factors: f.clone(),
+                        samples,
+                    })
                 }
             },
             gate: match &self.gate {

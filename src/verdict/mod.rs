@@ -6,7 +6,7 @@
 
 mod checks;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -137,47 +137,13 @@ pub struct Targets {
 }
 
 /// A targets file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TargetsError {
-    /// Unreadable.
-    #[error("{}: {source}", .path.display())]
-    Io {
-        /// File.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Malformed.
-    #[error("{}:{line}:{column}: {message}", .path.display())]
-    Invalid {
-        /// File.
-        path: PathBuf,
-        /// Line.
-        line: usize,
-        /// Column.
-        column: usize,
-        /// What is wrong (names the field).
-        message: String,
-    },
-}
+pub type TargetsError = crate::input::InputError;
 
 impl Targets {
     /// Reads a targets file.
     pub fn load(path: &Path) -> Result<Targets, TargetsError> {
-        let src = std::fs::read_to_string(path).map_err(|source| TargetsError::Io {
-            path: path.into(),
-            source,
-        })?;
-        toml::from_str(&src).map_err(|e| {
-            let (line, column) = crate::scenario::line_col(&src, e.span().map_or(0, |s| s.start));
-            TargetsError::Invalid {
-                path: path.into(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
-        })
+        let src = TargetsError::read(path)?;
+        toml::from_str(&src).map_err(|e| TargetsError::toml(&src, path, &e, "targets"))
     }
 }
 

@@ -20,7 +20,7 @@ use super::{
     HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, SeedEntity, Store,
     SystemUnderTest, UserId, embedding,
 };
-use super::{Runtime, SystemConfig};
+use super::{EventGrowth, Runtime, SystemConfig};
 use crate::stores::Endpoints;
 
 const SCHEMA_SQL: &str = r#"
@@ -386,6 +386,22 @@ impl SystemUnderTest for V02 {
 
     fn dead_letters(&self) -> Vec<super::inngest::DeadLetter> {
         self.runtime.dead_letters()
+    }
+
+    async fn grow_events(&self, g: &EventGrowth) -> OpResult<u64> {
+        // Probe payloads are 256 characters: real V0.2 payloads are TOASTed out of line,
+        // which leaves a heap tuple of about this size for the time-window scan to read.
+        common::grow_events(
+            &self.inner.pool,
+            "INSERT INTO v02.events (aggregate_id, user_id, type, version, payload, created_at)
+             SELECT gen_random_uuid(), $1 + (g % $2), 'entity.updated', 2,
+                    jsonb_build_object('title', 'growth probe', 'content', repeat(md5(g::text), 8)),
+                    $3::timestamptz + ($4::timestamptz - $3::timestamptz) * ((g * 0.6180339887) % 1.0)
+               FROM generate_series($5::bigint, $6::bigint) AS g",
+            "v02.events",
+            g,
+        )
+        .await
     }
 
     async fn footprint(&self) -> OpResult<Footprint> {

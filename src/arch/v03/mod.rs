@@ -20,7 +20,7 @@ use super::{
     HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, SeedEntity, Store,
     SystemUnderTest, UserId, embedding,
 };
-use super::{Runtime, SystemConfig};
+use super::{EventGrowth, Runtime, SystemConfig};
 use crate::stores::Endpoints;
 
 const SCHEMA_SQL: &str = r#"
@@ -406,6 +406,20 @@ impl SystemUnderTest for V03 {
 
     fn dead_letters(&self) -> Vec<super::inngest::DeadLetter> {
         self.runtime.dead_letters()
+    }
+
+    async fn grow_events(&self, g: &EventGrowth) -> OpResult<u64> {
+        common::grow_events(
+            &self.inner.pool,
+            "INSERT INTO v03.events (time, aggregate_id, user_id, type, version, meta)
+             SELECT $3::timestamptz + ($4::timestamptz - $3::timestamptz) * ((g * 0.6180339887) % 1.0),
+                    gen_random_uuid(), $1 + (g % $2), 'entity.updated', 2,
+                    jsonb_build_object('fileUrl', 'probe/' || g)
+               FROM generate_series($5::bigint, $6::bigint) AS g",
+            "v03.events",
+            g,
+        )
+        .await
     }
 
     async fn footprint(&self) -> OpResult<Footprint> {
