@@ -527,6 +527,89 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
         rows: cost_rows,
         status_col: None,
     }));
+    // Monthly usage and cost per component of the primary deployments, every tier.
+    let primaries: Vec<_> = SYSTEMS
+        .iter()
+        .filter_map(|(k, _)| r.cost.model.primary(k))
+        .collect();
+    let opt = |x: Option<f64>, scale: f64, prec: usize| {
+        x.map_or("not measured".into(), |v| format!("{:.*}", prec, v / scale))
+    };
+    let mut usage_rows = Vec::new();
+    for d in &primaries {
+        for &u in &a.users {
+            if let Some(p) = r.cost.at(&d.id, u) {
+                let m = &p.usage;
+                usage_rows.push(vec![
+                    d.system.clone(),
+                    u.to_string(),
+                    format!("{:.2}", m.ops / 1e6),
+                    format!("{:.3}", m.writes / 1e6),
+                    format!("{:.3}", m.object_writes / 1e6),
+                    format!("{:.3}", m.object_reads / 1e6),
+                    opt(m.egress_bytes, 1e9, 1),
+                    format!("{:.2}", m.executions / 1e6),
+                    opt(m.db_seconds, 3600.0, 1),
+                    opt(m.db_vcpu_needed, 1.0, 2),
+                    opt(m.postgres_bytes, 1e9, 1),
+                    opt(m.object_bytes, 1e9, 1),
+                ]);
+            }
+        }
+    }
+    blocks.push(Block::Para(
+        "Monthly usage of the primary deployments (millions of ops and requests, GB, hours):"
+            .into(),
+    ));
+    blocks.push(Block::Table(table(
+        &[
+            "system",
+            "users",
+            "ops M",
+            "writes M",
+            "object PUTs M",
+            "object GETs M",
+            "egress GB",
+            "executions M",
+            "DB hours",
+            "DB vCPU at peak",
+            "PostgreSQL GB held",
+            "objects GB held",
+        ],
+        usage_rows,
+    )));
+    let mut header = vec!["deployment".to_string(), "component".to_string()];
+    header.extend(a.users.iter().map(|u| format!("{u} users")));
+    let mut comp_tiers = Vec::new();
+    for d in &primaries {
+        let Some(first) = r.cost.at(&d.id, a.users[0]) else {
+            continue;
+        };
+        for (i, l) in first.lines.iter().enumerate() {
+            let mut row = vec![d.id.clone(), l.component.clone()];
+            for u in &a.users {
+                row.push(r.cost.at(&d.id, *u).and_then(|p| p.lines.get(i)).map_or(
+                    "—".into(),
+                    |l| {
+                        l.cost.map_or_else(
+                            || l.missing.clone().unwrap_or_default(),
+                            |c| c.to_string(),
+                        )
+                    },
+                ));
+            }
+            comp_tiers.push(row);
+        }
+    }
+    blocks.push(Block::Para(
+        "Monthly cost per component of the primary deployments:".into(),
+    ));
+    blocks.push(Block::Table(Table {
+        header,
+        rows: comp_tiers,
+        status_col: None,
+    }));
+
     // Components of the primary deployments at the reference tier.
     let mut comp_rows = Vec::new();
     for (k, _) in SYSTEMS {

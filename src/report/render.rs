@@ -21,10 +21,12 @@ pub(crate) fn esc(s: &str) -> String {
     o
 }
 
-/// Escapes text for a Markdown table cell or paragraph: HTML-significant characters
-/// (GitHub renders inline HTML), pipes, and line breaks.
+/// Escapes text for a Markdown table cell or paragraph: the characters that open
+/// inline HTML (GitHub renders it), pipes, emphasis and link markers, and line breaks.
 pub(crate) fn md(s: &str) -> String {
-    esc(s)
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
         .replace('`', "\\`")

@@ -191,6 +191,8 @@ async fn run_with(
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<RunSummary> {
     let started_at = chrono::Utc::now();
+    // Read now: the tree may change while a long run goes on, the binary does not.
+    let revision = git_revision();
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (stop, watch) = (stop.clone(), watch.clone());
@@ -488,7 +490,7 @@ async fn run_with(
             user_behaviour: scn.user_behaviour.clone(),
             gate: scn.gate.clone(),
         },
-        environment: environment(stores_info),
+        environment: environment(stores_info, revision),
         phases: scn
             .phases
             .iter()
@@ -655,7 +657,7 @@ async fn measure_stored(
     ))
 }
 
-fn environment(stores: Option<StoresInfo>) -> Environment {
+fn environment(stores: Option<StoresInfo>, git_revision: Option<String>) -> Environment {
     let read = |p: &str| {
         std::fs::read_to_string(p)
             .map(|s| s.trim().to_string())
@@ -667,7 +669,7 @@ fn environment(stores: Option<StoresInfo>) -> Environment {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024);
     Environment {
-        git_revision: git_revision(),
+        git_revision,
         archbench_version: env!("CARGO_PKG_VERSION").into(),
         machine: Machine {
             hostname: read("/proc/sys/kernel/hostname"),
