@@ -953,6 +953,13 @@ mod tests {
         assert!(db.cost.is_none() && db.missing.as_deref().unwrap().starts_with("not measured"));
     }
 
+    fn compute_line(p: &Projection) -> &CostLine {
+        p.lines
+            .iter()
+            .find(|l| l.component == "PostgreSQL compute")
+            .unwrap()
+    }
+
     #[test]
     fn tiger_picks_the_smallest_size_that_holds_the_peak() {
         let (mut a, c) = (assumptions(), catalogue());
@@ -964,22 +971,14 @@ mod tests {
         let mut d = deployment(ObjectHost::R2);
         d.postgres = PostgresHost::Tiger;
         let p = project(&d, &u, &a, &c).unwrap();
-        let l = p
-            .lines
-            .iter()
-            .find(|l| l.component == "PostgreSQL compute")
-            .unwrap();
+        let l = compute_line(&p);
         assert_eq!(l.price_id, "tiger.compute.8cpu");
         assert!((l.quantity - 3.0 * 730.0).abs() < 1e-9);
         // 1.5 vCPU fits the 2-CPU size.
         unit.db_seconds_per_op = Some(0.5 * 1.5 / 18.518_518_5);
         let u = monthly_usage(&unit, &behaviour(), &a, 100_000);
         let p = project(&d, &u, &a, &c).unwrap();
-        let l = p
-            .lines
-            .iter()
-            .find(|l| l.component == "PostgreSQL compute")
-            .unwrap();
+        let l = compute_line(&p);
         assert_eq!(l.price_id, "tiger.compute.2cpu");
     }
 

@@ -276,5 +276,18 @@ mod tests {
         .unwrap();
         assert!(b.matches("<rect").count() >= 5, "{b}");
         assert!(b.contains("objects") && b.contains("V0.2"));
+        // Labels come from user files (deployment ids): plotters escapes SVG text.
+        let hostile = stacked(
+            "t",
+            "u",
+            &["<script>alert(1)</script>".into()],
+            &[StackedBar {
+                label: "a&b<c>".into(),
+                values: vec![1.0],
+            }],
+            (300, 200),
+        )
+        .unwrap();
+        assert!(!hostile.contains("<script>") && hostile.contains("&lt;script&gt;"));
     }
 }

@@ -163,11 +163,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             out.target = format!("{} → {}", d.copies_before, d.copies_after);
             let ok = (fa.copies_per_item - d.copies_before).abs() < 0.05
                 && (fb.copies_per_item - d.copies_after).abs() < 0.05;
-            out.outcome = if ok {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(ok);
             out.reason = format!(
                 "a marker unique to each sampled version was searched in every text/JSON column and every object; V0.2 holds it in {}",
                 fa.copies
@@ -200,11 +196,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
                 mb(fb)
             );
             out.target = "events reference the object, never copy the body".into();
-            out.outcome = if holds(fa) && !holds(fb) {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(holds(fa) && !holds(fb));
             out.reason = "from the same marker scan as copies per item".into();
             out.sensitivity = "a count, not an estimate".into();
         }
@@ -242,11 +234,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             );
             out.target = "the plain table degrades as events grow; the hypertable does not".into();
             let plain_worse = an.p50_ms > bn.p50_ms * 1.2 && ra > rb;
-            out.outcome = if plain_worse {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(plain_worse);
             out.reason = format!(
                 "synthetic events of more users added to each event store (same history span), then the same users' 24-hour query timed at each size; the plain table's b-tree on (user_id, created_at) {} and the hypertable's 1-day chunks {}",
                 if ra < 1.5 {
@@ -310,11 +298,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
                 (eb / ea - 1.0) * 100.0
             );
             out.target = "simple projections leave Inngest; only complex workflows stay".into();
-            out.outcome = if eb < ea {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(eb < ea);
             out.reason =
                 "counted by the emulator: every run and every step (Inngest's billing unit)".into();
             if let (Some(ca), Some(cb)) = (cost(BEFORE), cost(AFTER)) {
@@ -339,11 +323,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             out.target = format!("−{}%", d.cost_reduction_pct);
             out.estimate = true;
             let ok = red >= d.cost_reduction_pct;
-            out.outcome = if ok {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(ok);
             out.reason = format!(
                 "projected from measured usage with catalogue prices{}",
                 if cx.fully_priced() {
@@ -379,11 +359,8 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             );
             out.estimate = true;
             let near = |x: Usd, y: f64| (x.0 - y).abs() <= 0.25 * y;
-            out.outcome = if near(ca, d.current_monthly_usd) && near(cb, d.proposed_monthly_usd) {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome =
+                Outcome::judge(near(ca, d.current_monthly_usd) && near(cb, d.proposed_monthly_usd));
             out.reason = "confirmed when both levels are within ±25% of the document's".into();
             let cur = d.current_monthly_usd;
             out.sensitivity = match flip_point(100.0, 1e8, 120, true, &|u| {
@@ -419,11 +396,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
                 (target_ratio - 1.0) * 100.0
             );
             out.estimate = true;
-            out.outcome = if eb / ea <= target_ratio {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(eb / ea <= target_ratio);
             out.reason = format!(
                 "estimate = measured p50 + request-path round trips × stated RTT (database {} ms, object store {} ms, Inngest {} ms), weighted by the user behaviour's op mix; the document's 500 ms baseline is {}× this estimate of V0.2",
                 cx.cost.model.assumptions.rtt_postgres_ms,
@@ -510,11 +483,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             );
             out.target = format!("{}%", d.roi_pct);
             out.estimate = true;
-            out.outcome = if ret.roi_gross_pct.unwrap_or(f64::MIN) >= d.roi_pct {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(ret.roi_gross_pct.unwrap_or(f64::MIN) >= d.roi_pct);
             out.reason = "annual savings / investment ($18,500); the document's 708% is the gross figure, net of the investment it is 608%".into();
             let target = d.roi_pct;
             out.sensitivity =
@@ -545,11 +514,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             let proj_ok = proj
                 .and_then(|r| r.payback_months)
                 .is_some_and(|p| p <= d.payback_months);
-            out.outcome = if arithmetic_ok && proj_ok {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(arithmetic_ok && proj_ok);
             out.reason = format!(
                 "{}; the document's 1.4 matches the header's {} ({:.2} months), not its own {} breakdown",
                 if arithmetic_ok {
@@ -580,11 +545,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
                 (d.investment_usd / d.investment_header_usd - 1.0) * 100.0
             );
             out.target = "one investment figure".into();
-            out.outcome = if (d.investment_usd - d.investment_header_usd).abs() < 1.0 {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge((d.investment_usd - d.investment_header_usd).abs() < 1.0);
             out.reason = "the document's figures disagree; this report uses the breakdown ($18,500), as the approval checklist does".into();
         }
         other => {
@@ -611,11 +572,7 @@ fn criterion(cx: &Ctx, c: &Criterion) -> Verdict {
                 (d.budget_usd - d.investment_usd) / d.investment_usd * 100.0
             );
             out.target = format!("investment ≤ {}", Usd(d.budget_usd));
-            out.outcome = if d.investment_usd <= d.budget_usd {
-                Outcome::Confirmed
-            } else {
-                Outcome::Refuted
-            };
+            out.outcome = Outcome::judge(d.investment_usd <= d.budget_usd);
             out.reason = "the threshold is consistent with the document's own investment; whether the money exists is the approver's fact".into();
             out.sensitivity = format!(
                 "an overrun above {:.1}% breaks a {} budget",
@@ -660,18 +617,10 @@ fn criterion(cx: &Ctx, c: &Criterion) -> Verdict {
             let horizon = if c.check == Check::ScaleGo { 6.0 } else { 24.0 };
             if c.check == Check::ScaleGo {
                 out.target = "the change pays back within 6 months at 10K users".into();
-                out.outcome = if p.is_some_and(|p| p <= horizon) {
-                    Outcome::Confirmed
-                } else {
-                    Outcome::Refuted
-                };
+                out.outcome = Outcome::judge(p.is_some_and(|p| p <= horizon));
             } else {
                 out.target = "below 1K users the change does not pay back (> 24 months)".into();
-                out.outcome = if p.is_none_or(|p| p > horizon) {
-                    Outcome::Confirmed
-                } else {
-                    Outcome::Refuted
-                };
+                out.outcome = Outcome::judge(p.is_none_or(|p| p > horizon));
             }
             out.reason =
                 "payback = investment / projected monthly savings of the primary deployments"

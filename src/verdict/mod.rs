@@ -160,6 +160,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Confirmed when the measurement agrees, refuted when it does not.
+    pub fn judge(agrees: bool) -> Outcome {
+        if agrees {
+            Outcome::Confirmed
+        } else {
+            Outcome::Refuted
+        }
+    }
+
     /// As printed.
     pub fn label(self) -> &'static str {
         match self {
