@@ -18,6 +18,21 @@ pub mod scenario;
 pub mod stores;
 pub mod verdict;
 
+/// The error chain as one line, outermost first; a cause whose text an outer message
+/// already carries (errors that print their source, like `path: io error`) is not
+/// repeated.
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}
+
 /// Exit code for an error chain: 2 for usage errors, 3 for the environment (stores,
 /// binaries, ports), 130 when interrupted, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
@@ -54,4 +69,21 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_chain_prints_each_cause_once() {
+        let e = input::InputError::read(std::path::Path::new("/nonexistent/x.toml")).unwrap_err();
+        let e = anyhow::Error::from(e).context("loading the scenario");
+        let m = error_message(&e);
+        assert_eq!(m.matches("No such file").count(), 1, "{m}");
+        assert!(
+            m.starts_with("loading the scenario: /nonexistent/x.toml: "),
+            "{m}"
+        );
+    }
 }

@@ -426,7 +426,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("archbench: {e:#}");
+            eprintln!("archbench: {}", archbench::error_message(&e));
             ExitCode::from(archbench::exit_code(&e))
         }
     }

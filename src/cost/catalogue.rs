@@ -139,7 +139,7 @@ pub enum CatalogueError {
     #[error(transparent)]
     File(#[from] InputError),
     /// The catalogue directory cannot be listed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: cannot list the price catalogue directory: {source}", .path.display())]
     Dir {
         /// Directory.
         path: PathBuf,
