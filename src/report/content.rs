@@ -128,8 +128,6 @@ fn curve(
 
 pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> {
     let res = &r.results;
-    let a = &r.cost.model.assumptions;
-    let ev = &r.evaluation;
     let systems: Vec<(&str, &str, &SystemResults)> = SYSTEMS
         .iter()
         .filter_map(|(k, l)| res.systems.get(*k).map(|s| (*k, *l, s)))
@@ -194,9 +192,35 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
         ),
     ];
 
+    let cx = Cx { r, systems, logs };
     let mut sections = Vec::new();
+    claims(&cx, &mut sections)?;
+    latency(&cx, &mut sections)?;
+    storage(&cx, &mut sections)?;
+    growth(&cx, &mut sections)?;
+    work(&cx, &mut sections)?;
+    cost(&cx, &mut sections)?;
+    decision(&cx, &mut sections)?;
+    lag(&cx, &mut sections)?;
+    checklist(&cx, &mut sections)?;
+    prices(&cx, &mut sections)?;
+    Ok(Doc {
+        title: format!("archbench approval report — {}", res.scenario.name),
+        meta,
+        sections,
+    })
+}
 
-    // Verdicts first: this is what the approver reads.
+/// What every section builder reads.
+struct Cx<'a> {
+    r: &'a Report,
+    systems: Vec<(&'static str, &'static str, &'a SystemResults)>,
+    logs: BTreeMap<String, BTreeMap<String, hdrhistogram::Histogram<u64>>>,
+}
+
+/// Verdicts first: this is what the approver reads.
+fn claims(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let ev = &cx.r.evaluation;
     let mut blocks = vec![Block::Para(format!(
         "Harness recommendation: Option {} — {}",
         ev.recommendation.option, ev.recommendation.why
@@ -217,8 +241,15 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
             t
         })],
     });
+    Ok(())
+}
 
-    // Latency.
+/// Latency.
+fn latency(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let a = &cx.r.cost.model.assumptions;
+    let ev = &cx.r.evaluation;
+    let systems = cx.systems.clone();
+    let logs = &cx.logs;
     let mut lat_rows = Vec::new();
     let mut lat_charts = Vec::new();
     for op in OpKind::ALL {
@@ -236,7 +267,7 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
                 ]),
                 None => row.extend(std::iter::repeat_n("—".to_string(), 5)),
             }
-            if let Some(points) = curve(s, &logs, k, name) {
+            if let Some(points) = curve(s, logs, k, name) {
                 curves.push(Curve {
                     name: l.to_string(),
                     points,
@@ -288,8 +319,12 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
             Block::Table(table(&["op", "share of ops", "V0.2 request-path round trips", "V0.3 request-path round trips", "measured p50 ms (V0.2 → V0.3)", "estimated p50 ms (V0.2 → V0.3)"], est_rows)),
         ],
     });
+    Ok(())
+}
 
-    // Storage.
+/// Storage.
+fn storage(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let systems = cx.systems.clone();
     let mut bars = Vec::new();
     let mut rows = Vec::new();
     for (_, l, s) in &systems {
@@ -358,8 +393,12 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
         title: "Storage and redundancy".into(),
         blocks,
     });
+    Ok(())
+}
 
-    // Event-log growth.
+/// Event-log growth.
+fn growth(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let systems = cx.systems.clone();
     let mut rows = Vec::new();
     let mut curves = Vec::new();
     for (_, l, s) in &systems {
@@ -402,8 +441,12 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
             ],
         });
     }
+    Ok(())
+}
 
-    // Round trips, executions, database time.
+/// Round trips, executions, database time.
+fn work(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let systems = cx.systems.clone();
     let mut rows = Vec::new();
     for (_, l, s) in &systems {
         for op in OpKind::ALL {
@@ -451,8 +494,13 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
             Block::Para("Inngest is emulated: its execution model (runs, steps invoked over HTTP, retries) counted exactly as Inngest bills it; the real service is not involved. Database time is execution time of the system's statements, an upper bound on CPU.".into()),
         ],
     });
+    Ok(())
+}
 
-    // Cost.
+/// Cost.
+fn cost(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let r = cx.r;
+    let a = &cx.r.cost.model.assumptions;
     let b = &r.cost.behaviour;
     let mut blocks = vec![Block::Para(format!(
         "User behaviour (from the scenario): {:.0}% of users active per day, {} read ops per active user per day (split by the measured read mix), {} new documents and {} updates per user per month.",
@@ -692,10 +740,14 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
         title: "Monthly cost projection".into(),
         blocks,
     });
+    Ok(())
+}
 
-    // Decision arithmetic.
+/// Decision arithmetic.
+fn decision(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let r = cx.r;
     let mut rows = Vec::new();
-    for u in tiers {
+    for u in &cx.r.cost.model.assumptions.users {
         let (Some(pa), Some(pb)) = (
             r.cost
                 .model
@@ -752,8 +804,12 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
             Block::Table(table(&["users", "V0.2 / month", "V0.3 / month", "savings / month", "savings / year", "reduction", "ROI gross", "ROI net", "payback"], rows)),
         ],
     });
+    Ok(())
+}
 
-    // Projection lag.
+/// Projection lag.
+fn lag(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let systems = cx.systems.clone();
     let mut rows = Vec::new();
     let mut bars = Vec::new();
     for (_, l, s) in &systems {
@@ -810,8 +866,12 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
         title: "Projection lag (write → visible)".into(),
         blocks,
     });
+    Ok(())
+}
 
-    // Checklist and signature.
+/// Checklist and signature.
+fn checklist(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let ev = &cx.r.evaluation;
     sections.push(Section {
         id: "checklist",
         title: "Approval checklist, with evidence".into(),
@@ -863,8 +923,13 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
         title: "Approval signature".into(),
         blocks,
     });
+    Ok(())
+}
 
-    // Prices and caveats.
+/// Prices and caveats.
+fn prices(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
+    let r = cx.r;
+    let res = &cx.r.results;
     sections.push(Section {
         id: "prices",
         title: "Price catalogue".into(),
@@ -911,12 +976,7 @@ pub(crate) fn document(r: &Report, logs_dir: &Path) -> Result<Doc, ReportError> 
         title: "Caveats".into(),
         blocks: res.notes.iter().map(|n| Block::Para(n.clone())).collect(),
     });
-
-    Ok(Doc {
-        title: format!("archbench approval report — {}", res.scenario.name),
-        meta,
-        sections,
-    })
+    Ok(())
 }
 
 fn component_group(c: &str) -> &str {
