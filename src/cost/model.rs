@@ -372,7 +372,7 @@ pub struct UnitUsage {
     /// Object reads per op on the request path (served to users).
     pub object_reads_request_path: BTreeMap<OpKind, f64>,
     /// Inngest executions per write.
-    pub executions_per_write: f64,
+    pub executions_per_write: Option<f64>,
     /// Database seconds per op (measured mix).
     pub db_seconds_per_op: Option<f64>,
     /// PostgreSQL bytes added per write.
@@ -432,8 +432,7 @@ impl UnitUsage {
             object_writes_per_op: w,
             object_reads_per_op: r,
             object_reads_request_path: rr,
-            executions_per_write: per(s.inngest_executions.executions as f64, writes)
-                .unwrap_or(0.0),
+            executions_per_write: per(s.inngest_executions.executions as f64, writes),
             db_seconds_per_op: s
                 .db_time
                 .and_then(|d| per(d.total_s(), total_ops).filter(|_| d.calls > 0)),
@@ -467,7 +466,7 @@ pub struct MonthlyUsage {
     /// Bytes served from the object store to users.
     pub egress_bytes: Option<f64>,
     /// Inngest executions.
-    pub executions: f64,
+    pub executions: Option<f64>,
     /// Database seconds.
     pub db_seconds: Option<f64>,
     /// vCPU needed at peak.
@@ -512,7 +511,7 @@ pub fn monthly_usage(
         egress_bytes: u
             .mean_body_bytes
             .map(|body| sum_by(&u.object_reads_request_path) * body * a.egress_share),
-        executions: writes * u.executions_per_write,
+        executions: u.executions_per_write.map(|e| writes * e),
         db_seconds,
         db_vcpu_needed: db_seconds
             .map(|s| s / (a.days_per_month * 86_400.0) * a.peak_to_average / a.db_utilisation),
@@ -708,8 +707,8 @@ pub fn project(
             line(
                 "Inngest executions",
                 "inngest.pro.overage",
-                Some(usage.executions),
-                "",
+                usage.executions,
+                "no writes in the results",
             )?;
         }
     }
@@ -843,7 +842,7 @@ mod tests {
             object_writes_per_op: BTreeMap::from([(OpKind::Create, 1.0), (OpKind::Update, 1.0)]),
             object_reads_per_op: one(OpKind::Get),
             object_reads_request_path: one(OpKind::Get),
-            executions_per_write: 10.0,
+            executions_per_write: Some(10.0),
             db_seconds_per_op: Some(0.001),
             postgres_bytes_per_write: Some(20_000.0),
             object_bytes_per_write: Some(10_250.0),
@@ -891,7 +890,7 @@ mod tests {
         // 100K users × 0.5 active × 10 reads × 30 days = 15M gets; 1M writes.
         assert_eq!(u.object_reads, 15e6);
         assert_eq!(u.writes, 1e6);
-        assert_eq!(u.executions, 10e6, "runs + steps: 10 per write");
+        assert_eq!(u.executions, Some(10e6), "runs + steps: 10 per write");
 
         let s3 = project(&deployment(ObjectHost::S3), &u, &a, &c).unwrap();
         // 15M GETs × $0.0004/1000.

@@ -54,6 +54,11 @@ fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1e3)
 }
 
+/// A measured value scaled and rounded, or "not measured".
+fn opt(x: Option<f64>, scale: f64, prec: usize) -> String {
+    x.map_or("not measured".into(), |v| format!("{:.*}", prec, v / scale))
+}
+
 fn mb(b: f64) -> String {
     format!("{:.1}", b / 1e6)
 }
@@ -529,7 +534,7 @@ fn cost(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
                     .map_or("not measured".into(), |x| format!("{:.1} KB", x / 1e3)),
                 u.object_bytes_per_write
                     .map_or("not measured".into(), |x| format!("{:.1} KB", x / 1e3)),
-                format!("{:.2}", u.executions_per_write),
+                opt(u.executions_per_write, 1.0, 2),
                 u.mean_body_bytes
                     .map_or("—".into(), |x| format!("{:.1} KB", x / 1e3)),
             ]
@@ -580,9 +585,6 @@ fn cost(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
         .iter()
         .filter_map(|(k, _)| r.cost.model.primary(k))
         .collect();
-    let opt = |x: Option<f64>, scale: f64, prec: usize| {
-        x.map_or("not measured".into(), |v| format!("{:.*}", prec, v / scale))
-    };
     let mut usage_rows = Vec::new();
     for d in &primaries {
         for &u in &a.users {
@@ -596,7 +598,7 @@ fn cost(cx: &Cx, sections: &mut Vec<Section>) -> Result<(), ReportError> {
                     format!("{:.3}", m.object_writes / 1e6),
                     format!("{:.3}", m.object_reads / 1e6),
                     opt(m.egress_bytes, 1e9, 1),
-                    format!("{:.2}", m.executions / 1e6),
+                    opt(m.executions, 1e6, 2),
                     opt(m.db_seconds, 3600.0, 1),
                     opt(m.db_vcpu_needed, 1.0, 2),
                     opt(m.postgres_bytes, 1e9, 1),

@@ -224,8 +224,8 @@ async fn run_with(
         systems.push(System { name, sut, stored });
     }
 
-    // Database time and storage are read before and after the measured phases, through
-    // a small pool of the harness's own.
+    // Database time and storage are read before the first and after the last measured
+    // phase, through a small pool of the harness's own.
     let meter = match stores {
         Some(st) => Some(health::connect(&st.endpoints.postgres, 2).await?),
         None => None,
@@ -258,7 +258,6 @@ async fn run_with(
         ticker.abort();
         let ks = ks?;
         s.sut.clear_counters();
-        baselines.insert(s.name.clone(), Baseline::read(s, meter.as_ref()).await);
         space.get_or_insert_with(|| Arc::new(ks));
     }
     let space = space.expect("at least one system");
@@ -272,6 +271,11 @@ async fn run_with(
             for (i, phase) in scn.phases.iter().enumerate() {
                 if stop.load(SeqCst) {
                     break 'reps;
+                }
+                // Database time and stored bytes count from the first measured phase on,
+                // as the round-trip counters do (they were cleared after seeding/warm-up).
+                if phase.record && !baselines.contains_key(&s.name) {
+                    baselines.insert(s.name.clone(), Baseline::read(s, meter.as_ref()).await);
                 }
                 let target_rec = if phase.record {
                     rec.clone()
@@ -335,7 +339,6 @@ async fn run_with(
                 } else if rep == 0 && !recorded_phases.contains_key(&s.name) {
                     // Warm-up ops stay out of the counters, as they stay out of the histograms.
                     s.sut.clear_counters();
-                    baselines.insert(s.name.clone(), Baseline::read(s, meter.as_ref()).await);
                 }
             }
             totals.entry(s.name.clone()).or_default().push(rec);

@@ -126,8 +126,8 @@ pub fn evaluate(
         .map(|c| claim(&cx, &c.id, &c.quote, c.check, &latency))
         .collect();
     let criteria: Vec<Verdict> = t.criteria.iter().map(|c| criterion(&cx, c)).collect();
-    let checklist = checklist(&cx, &claims);
     let recommendation = recommend(&cx, &claims);
+    let checklist = checklist(&cx, &claims, &recommendation);
     Evaluation {
         claims,
         criteria,
@@ -268,16 +268,14 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             };
         }
         Check::Inngest => {
-            let per = |s: Option<&SystemResults>| {
-                let s = s?;
-                let w: u64 = ["create", "update"]
-                    .iter()
-                    .filter_map(|k| s.round_trips.get(*k))
-                    .map(|r| r.ops)
-                    .sum();
-                (w > 0).then(|| s.inngest_executions.executions as f64 / w as f64)
+            // Measured by the usage model: executions / (creates + updates).
+            let per = |s: &str| {
+                cx.cost
+                    .unit_usage
+                    .get(s)
+                    .and_then(|u| u.executions_per_write)
             };
-            let (Some(ea), Some(eb)) = (per(a), per(b)) else {
+            let (Some(ea), Some(eb)) = (per(BEFORE), per(AFTER)) else {
                 return not_measured(out, "no writes in the results");
             };
             let cost = |s: &str| {
@@ -696,7 +694,7 @@ fn latency_estimates(cx: &Ctx, a: &Assumptions) -> Vec<LatencyEstimate> {
     out
 }
 
-fn checklist(cx: &Ctx, claims: &[Verdict]) -> Vec<ChecklistItem> {
+fn checklist(cx: &Ctx, claims: &[Verdict], rec: &Recommendation) -> Vec<ChecklistItem> {
     let d = &cx.t.document;
     let count = |o: Outcome| claims.iter().filter(|c| c.outcome == o).count();
     let find = |id: &str| claims.iter().find(|c| c.id == id);
@@ -724,7 +722,7 @@ fn checklist(cx: &Ctx, claims: &[Verdict]) -> Vec<ChecklistItem> {
         },
         ChecklistItem {
             item: "Technical Decisions: Reviewed and agreed".into(),
-            evidence: recommend(cx, claims).notes.join("; "),
+            evidence: rec.notes.join("; "),
             supported: None,
         },
         ChecklistItem {
