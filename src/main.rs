@@ -1,10 +1,15 @@
-//! The `archbench` command line: parses arguments, calls the library, maps errors to
-//! exit codes (2 usage, 3 environment, 130 interrupted, 1 anything else).
+//! The `archbench` command line: the clap definitions, a dispatch to the commands layer
+//! (`archbench::cli`), and the exit code (2 usage, 3 environment, 130 interrupted, 1
+//! anything else) of whatever error comes back.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use archbench::stores::{self, LocalOptions, ProvisionOptions, StoreMode};
+use archbench::arch::fault::FaultSpec;
+use archbench::cli::{self, StoreChoice};
+use archbench::gate::GateOverrides;
+use archbench::report::ReportInputs;
+use archbench::stores::StoreMode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -42,7 +47,7 @@ enum Command {
         repeat: usize,
         /// Inject a delay to validate the gate: SYSTEM.OP=+20% or SYSTEM.OP=+2ms (repeatable).
         #[arg(long = "fault", value_parser = parse_fault)]
-        faults: Vec<archbench::arch::fault::FaultSpec>,
+        faults: Vec<FaultSpec>,
         /// Do not write the approval report after the run.
         #[arg(long)]
         no_report: bool,
@@ -178,32 +183,10 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn run_options(
-        &self,
-        scenario: PathBuf,
-        systems: Option<String>,
-        out: PathBuf,
-        repeat: usize,
-        faults: Vec<archbench::arch::fault::FaultSpec>,
-    ) -> archbench::run::RunOptions {
-        archbench::run::RunOptions {
-            scenario,
-            systems: systems.as_deref().map(archbench::run::split_systems),
-            stores: self.stores,
-            provision: self.options(),
-            out,
-            repeat,
-            faults,
-        }
-    }
-
-    fn options(&self) -> ProvisionOptions {
-        ProvisionOptions {
-            local: LocalOptions {
-                run_root: self.run_root.clone(),
-                ..LocalOptions::default()
-            },
-            ..ProvisionOptions::default()
+    fn choice(self) -> StoreChoice {
+        StoreChoice {
+            mode: self.stores,
+            run_root: self.run_root,
         }
     }
 }
@@ -223,120 +206,72 @@ struct ReportArgs {
 }
 
 impl ReportArgs {
-    fn inputs(&self, results: PathBuf) -> archbench::report::ReportInputs {
-        archbench::report::ReportInputs {
+    fn inputs(self, results: PathBuf) -> ReportInputs {
+        ReportInputs {
             results,
-            pricing: self.pricing.clone(),
-            model: self.model.clone(),
-            targets: self.targets.clone(),
+            pricing: self.pricing,
+            model: self.model,
+            targets: self.targets,
         }
     }
 }
 
-/// Builds and writes the report, then prints where it is and the headline verdicts.
-fn write_report(
-    inputs: archbench::report::ReportInputs,
-    out: &std::path::Path,
-) -> anyhow::Result<()> {
-    let report = archbench::report::Report::build(&inputs)?;
-    let paths = report.write(out)?;
-    println!("report: {}", paths.html.display());
-    println!(
-        "        {} (Markdown), {} (JSON)",
-        paths.markdown.display(),
-        paths.json.display()
-    );
-    for line in report.headline() {
-        println!("  {line}");
-    }
-    Ok(())
+fn parse_fault(s: &str) -> Result<FaultSpec, String> {
+    FaultSpec::parse(s)
 }
 
-fn parse_fault(s: &str) -> Result<archbench::arch::fault::FaultSpec, String> {
-    archbench::arch::fault::FaultSpec::parse(s)
-}
-
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut out = std::io::stdout();
-    match cli.command {
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    let out = &mut std::io::stdout();
+    match command {
         Command::Run {
             scenario,
             systems,
-            stores: a,
-            out: dir,
+            stores,
+            out: folder,
             repeat,
             faults,
             no_report,
             report,
         } => {
-            let opts = a.run_options(scenario, systems, dir.clone(), repeat, faults);
-            let summary = archbench::run::run(opts, &mut out).await?;
-            println!(
-                "results: {}{}",
-                summary.results_path.display(),
-                if summary.results.complete {
-                    ""
-                } else {
-                    " (incomplete)"
-                }
-            );
-            if !summary.results.complete {
-                anyhow::bail!(
-                    "the run is incomplete: {}",
-                    summary.results.notes.join("; ")
-                );
-            }
-            let r = &summary.results;
-            let comparable = ["v02", "v03"].iter().all(|s| r.systems.contains_key(*s))
-                && !r.scenario.user_behaviour.is_empty();
-            if no_report {
-            } else if comparable {
-                let dir = summary.results_path.parent().unwrap_or(&dir).to_path_buf();
-                write_report(report.inputs(summary.results_path.clone()), &dir)?;
-            } else {
-                println!(
-                    "report: skipped (it needs v02 and v03 and the scenario's [user_behaviour]); `archbench report` makes one later"
-                );
-            }
-            Ok(())
+            let options =
+                stores
+                    .choice()
+                    .run_options(scenario, systems.as_deref(), folder, repeat, faults);
+            let after = cli::run::AfterRun {
+                no_report,
+                report: report.inputs(PathBuf::new()),
+            };
+            cli::run::run(options, after, out).await
         }
         Command::Report {
             results,
-            out: dir,
+            out: folder,
             report,
-        } => {
-            let dir = dir.unwrap_or_else(|| {
-                results
-                    .parent()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_else(|| ".".into())
-            });
-            write_report(report.inputs(results), &dir)
-        }
+        } => cli::report::report(report.inputs(results), folder, out),
         Command::Gate {
             command: Some(GateCommand::Propose { a, b, percentiles }),
             ..
-        } => {
-            let ra = archbench::report::results::Results::read(&a)?;
-            let rb = archbench::report::results::Results::read(&b)?;
-            let (_, section) = archbench::gate::propose(&ra, &rb, &percentiles);
-            print!("{section}");
-            Ok(())
-        }
+        } => cli::gate::propose_from_files(&a, &b, &percentiles, out),
         Command::Gate {
             command:
                 Some(GateCommand::Calibrate {
                     scenario,
                     repeat,
                     systems,
-                    stores: a,
-                    out: dir,
+                    stores,
+                    out: folder,
                     percentiles,
                 }),
             ..
         } => {
-            let opts = a.run_options(scenario, systems, dir, repeat, Vec::new());
-            archbench::gate::calibrate(opts, &percentiles, &mut out)
+            let options = stores.choice().run_options(
+                scenario,
+                systems.as_deref(),
+                folder,
+                repeat,
+                Vec::new(),
+            );
+            cli::gate::calibrate(options, &percentiles, out)
                 .await
                 .map(drop)
         }
@@ -351,48 +286,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             threshold,
             alpha,
         } => {
-            let (Some(baseline), Some(current)) = (baseline, current) else {
-                return Err(archbench::run::UsageError(
-                    "gate needs --baseline FILE and --current FILE (or the `calibrate` subcommand)"
-                        .into(),
-                )
-                .into());
-            };
-            let overrides = archbench::gate::GateOverrides {
+            let overrides = GateOverrides {
                 percentiles,
                 threshold_pct: threshold,
                 alpha,
             };
-            let outs = archbench::gate::GateOutputs {
+            let outputs = cli::gate::GateOutputs {
                 markdown,
                 junit,
                 json,
             };
-            archbench::gate::gate_command(&baseline, &current, &overrides, &outs, &mut out)
-                .map(drop)
+            cli::gate::gate(
+                baseline.as_deref(),
+                current.as_deref(),
+                &overrides,
+                &outputs,
+                out,
+            )
+            .map(drop)
         }
-        Command::Merge { logs, json } => {
-            archbench::loadgen::record::merge_command(&logs, json, &mut out)
-        }
+        Command::Merge { logs, json } => cli::merge::merge(&logs, json, out),
         Command::Stores { command } => match command {
             StoresCommand::Up {
-                stores: a,
+                stores,
                 keep,
                 pg_port,
                 s3_port,
                 json,
             } => {
-                let mut opts = a.options();
-                opts.local.keep = keep;
-                opts.local.pg_port = pg_port;
-                opts.local.s3_port = s3_port;
-                stores::commands::up(a.stores, &opts, json, &mut out).await
+                let up = cli::stores::UpOptions {
+                    keep,
+                    pg_port,
+                    s3_port,
+                };
+                cli::stores::up(&stores.choice(), &up, json, out).await
             }
-            StoresCommand::Down { stores: a } => stores::commands::down(&a.options(), &mut out)
-                .await
-                .map(|_| ()),
-            StoresCommand::Status { stores: a, json } => {
-                stores::commands::status(a.stores, &a.options(), json, &mut out).await
+            StoresCommand::Down { stores } => {
+                cli::stores::down(&stores.choice(), out).await.map(drop)
+            }
+            StoresCommand::Status { stores, json } => {
+                cli::stores::status(&stores.choice(), json, out).await
             }
         },
     }
@@ -423,11 +356,11 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("archbench: {}", archbench::error_message(&e));
-            ExitCode::from(archbench::exit_code(&e))
+            eprintln!("archbench: {}", cli::error_message(&e));
+            ExitCode::from(cli::exit_code(&e))
         }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use archbench::report::results::Results;
+use archbench::results::Results;
 use archbench::run::{RunOptions, run};
 use archbench::stores::StoreMode;
 
@@ -145,7 +145,7 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         assert!(g.object_bytes > 0 && g.postgres_bytes >= 0, "{g:?}");
     }
     // V0.2 writes the body into four PostgreSQL places per write, V0.3 into none.
-    let per_write = |s: &archbench::report::results::SystemResults| {
+    let per_write = |s: &archbench::results::SystemResults| {
         let g = s.storage_growth.unwrap();
         g.postgres_bytes as f64 / g.writes as f64
     };

@@ -8,7 +8,9 @@ use std::time::Duration;
 use archbench::arch::SystemConfig;
 use archbench::arch::v02::V02;
 use archbench::arch::v03::V03;
-use archbench::arch::{BodyUpdate, EntityId, NewEntity, OpKind, Store, SystemUnderTest, UserId};
+use archbench::arch::{
+    BodyUpdate, EntityId, Harness, NewEntity, OpKind, Operations, Store, SystemUnderTest, UserId,
+};
 use archbench::loadgen::content;
 use archbench::measure::{copies, lag};
 use archbench::stores::{LocalProvisioner, StoreProvisioner, Stores, health, s3};

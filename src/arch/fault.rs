@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use super::inngest::{DeadLetter, ExecutionCounts};
 use super::synthetic::Delay;
 use super::{
-    ActivityBucket, BodyUpdate, Entity, EntityId, EntitySummary, Footprint, HistoryEvent,
-    Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, SystemUnderTest, UserId,
+    ActivityBucket, BodyUpdate, Entity, EntityId, EntitySummary, Footprint, Harness, HistoryEvent,
+    Locations, NewEntity, OpKind, OpResult, Operations, RoundTrips, SearchHit, SystemUnderTest,
+    UserId,
 };
 
 /// One injected delay.
@@ -95,36 +96,37 @@ impl Faulty {
 }
 
 #[async_trait::async_trait]
-impl SystemUnderTest for Faulty {
+impl Operations for Faulty {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
-    async fn prepare(&self) -> OpResult<()> {
-        self.inner.prepare().await
-    }
-    async fn reset(&self) -> OpResult<()> {
-        self.inner.reset().await
-    }
+
     async fn create(&self, e: NewEntity) -> OpResult<EntityId> {
         self.delayed(OpKind::Create, self.inner.create(e)).await
     }
+
     async fn update(&self, u: BodyUpdate) -> OpResult<i32> {
         self.delayed(OpKind::Update, self.inner.update(u)).await
     }
+
     async fn get(&self, id: EntityId) -> OpResult<Entity> {
         self.delayed(OpKind::Get, self.inner.get(id)).await
     }
+
     async fn list(&self, user: UserId, limit: i64) -> OpResult<Vec<EntitySummary>> {
         self.delayed(OpKind::List, self.inner.list(user, limit))
             .await
     }
+
     async fn search(&self, user: UserId, query: &str, k: i64) -> OpResult<Vec<SearchHit>> {
         self.delayed(OpKind::Search, self.inner.search(user, query, k))
             .await
     }
+
     async fn history(&self, id: EntityId) -> OpResult<Vec<HistoryEvent>> {
         self.delayed(OpKind::History, self.inner.history(id)).await
     }
+
     async fn activity(
         &self,
         user: UserId,
@@ -134,9 +136,22 @@ impl SystemUnderTest for Faulty {
         self.delayed(OpKind::Activity, self.inner.activity(user, from, to))
             .await
     }
+}
+
+#[async_trait::async_trait]
+impl Harness for Faulty {
+    async fn prepare(&self) -> OpResult<()> {
+        self.inner.prepare().await
+    }
+
+    async fn reset(&self) -> OpResult<()> {
+        self.inner.reset().await
+    }
+
     fn bulk_seed_supported(&self) -> bool {
         self.inner.bulk_seed_supported()
     }
+
     async fn seed_bulk(&self, batch: &[super::SeedEntity]) -> OpResult<()> {
         self.inner.seed_bulk(batch).await
     }
@@ -144,24 +159,31 @@ impl SystemUnderTest for Faulty {
     async fn grow_events(&self, g: &super::EventGrowth) -> OpResult<u64> {
         self.inner.grow_events(g).await
     }
+
     async fn settle(&self, timeout: Duration) -> OpResult<()> {
         self.inner.settle(timeout).await
     }
+
     fn round_trips(&self) -> &RoundTrips {
         self.inner.round_trips()
     }
+
     fn clear_counters(&self) {
         self.inner.clear_counters()
     }
+
     fn inngest(&self) -> ExecutionCounts {
         self.inner.inngest()
     }
+
     fn dead_letters(&self) -> Vec<DeadLetter> {
         self.inner.dead_letters()
     }
+
     async fn footprint(&self) -> OpResult<Footprint> {
         self.inner.footprint().await
     }
+
     fn locations(&self) -> Locations {
         self.inner.locations()
     }

@@ -149,14 +149,14 @@ mod tests {
 
     #[test]
     fn averages_split_request_path_and_background() {
-        let rt = RoundTrips::default();
+        let round_trips = RoundTrips::default();
         for _ in 0..4 {
-            rt.add(OpKind::Create, Store::Postgres, 3);
-            rt.add(OpKind::Create, Store::Http, 1);
-            rt.add_background(OpKind::Create, Store::S3, 2);
-            rt.op_done(OpKind::Create);
+            round_trips.add(OpKind::Create, Store::Postgres, 3);
+            round_trips.add(OpKind::Create, Store::Http, 1);
+            round_trips.add_background(OpKind::Create, Store::S3, 2);
+            round_trips.op_done(OpKind::Create);
         }
-        let s = rt.snapshot();
+        let s = round_trips.snapshot();
         let c = &s.per_op[&OpKind::Create];
         assert_eq!(c.ops, 4);
         assert_eq!(c.per_op(Store::Postgres), 3.0);
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(c.per_op(Store::S3), 0.0);
         assert_eq!(c.background_per_op(Store::S3), 2.0);
         assert!(!s.per_op.contains_key(&OpKind::Get));
-        rt.clear();
-        assert!(rt.snapshot().per_op.is_empty());
+        round_trips.clear();
+        assert!(round_trips.snapshot().per_op.is_empty());
     }
 }

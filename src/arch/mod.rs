@@ -1,4 +1,6 @@
-//! The systems under test: the [`SystemUnderTest`] seam, the two reference systems
+//! The systems under test: two seams — [`Operations`], the app's ops the load
+//! generator calls, and [`Harness`], the hooks the harness needs on a system it runs
+//! itself — and the implementations: the two reference systems
 //! (V0.2 as the decision document describes today's backend, V0.3 as it proposes),
 //! the emulation of Inngest's execution model they both use, and the deterministic
 //! embedding they share.
@@ -10,6 +12,7 @@ pub mod fault;
 pub mod inngest;
 mod instrument;
 mod runtime;
+mod select;
 pub mod synthetic;
 pub mod v02;
 pub mod v03;
@@ -23,7 +26,13 @@ use uuid::Uuid;
 pub use common::{get_object, list_objects};
 pub use error::ArchError;
 pub use instrument::{OpRoundTrips, RoundTripCounts, RoundTrips, Store};
-pub use runtime::{Runtime, SystemConfig};
+pub use runtime::{Runtime, StoreClients, SystemConfig};
+pub use select::{SystemChoiceError, SystemKind, split_systems};
+
+/// Name of the current architecture in scenarios, results and reports.
+pub const V02_NAME: &str = "v02";
+/// Name of the proposed architecture in scenarios, results and reports.
+pub const V03_NAME: &str = "v03";
 
 /// Result of an operation on a system under test.
 pub type OpResult<T> = Result<T, ArchError>;
@@ -222,15 +231,12 @@ impl SeedEntity {
     }
 }
 
-/// A system under test: V0.2, V0.3, and later remote or synthetic targets.
+/// The app's operations: what the load generator calls. A remote target (a deployment
+/// driven over HTTP) implements only this.
 #[async_trait::async_trait]
-pub trait SystemUnderTest: Send + Sync {
+pub trait Operations: Send + Sync {
     /// Short name used in results (`v02`, `v03`).
     fn name(&self) -> &'static str;
-    /// Creates schema and indexes; idempotent.
-    async fn prepare(&self) -> OpResult<()>;
-    /// Removes all data of this system (tables truncated, objects deleted).
-    async fn reset(&self) -> OpResult<()>;
     /// New entity.
     async fn create(&self, e: NewEntity) -> OpResult<EntityId>;
     /// New body version; returns the version number.
@@ -250,7 +256,17 @@ pub trait SystemUnderTest: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> OpResult<Vec<ActivityBucket>>;
-    /// Whether [`SystemUnderTest::seed_bulk`] is implemented.
+}
+
+/// The harness's hooks on a system it runs itself: schema, data, counters and
+/// measurements in the stores.
+#[async_trait::async_trait]
+pub trait Harness: Operations {
+    /// Creates schema and indexes; idempotent.
+    async fn prepare(&self) -> OpResult<()>;
+    /// Removes all data of this system (tables truncated, objects deleted).
+    async fn reset(&self) -> OpResult<()>;
+    /// Whether [`Harness::seed_bulk`] is implemented.
     fn bulk_seed_supported(&self) -> bool {
         false
     }
@@ -287,6 +303,11 @@ pub trait SystemUnderTest: Send + Sync {
     /// PostgreSQL schema and object-store prefix this system owns (for measurements).
     fn locations(&self) -> Locations;
 }
+
+/// A system the harness runs itself: the app's operations and the harness's hooks.
+pub trait SystemUnderTest: Harness {}
+
+impl<T: Harness + ?Sized> SystemUnderTest for T {}
 
 /// Events the growth probe adds: `n` events of `users` users numbered from
 /// `first_user` (outside the seeded ones), spread evenly over `[from, to)`.

@@ -38,7 +38,7 @@ impl Default for SystemConfig {
 }
 
 /// State the request path and the projector steps share.
-pub struct Shared {
+pub struct StoreClients {
     /// PostgreSQL.
     pub pool: PgPool,
     /// Object store.
@@ -46,11 +46,11 @@ pub struct Shared {
     /// Bucket.
     pub bucket: String,
     /// Round-trip counters.
-    pub rt: RoundTrips,
+    pub round_trips: RoundTrips,
     fail_next_steps: AtomicU32,
 }
 
-impl Shared {
+impl StoreClients {
     /// Whether this step call should fail because of [`Runtime::fail_next_steps`].
     pub fn take_injected_failure(&self) -> bool {
         self.fail_next_steps
@@ -61,7 +61,7 @@ impl Shared {
 
 /// A system's runtime: shared state, its app endpoint and its Inngest emulator.
 pub struct Runtime {
-    shared: Arc<Shared>,
+    clients: Arc<StoreClients>,
     emulator: Emulator,
     ingest: IngestClient,
     _app: AppEndpoint,
@@ -74,19 +74,19 @@ impl Runtime {
         endpoints: &Endpoints,
         cfg: &SystemConfig,
         functions: Vec<FunctionDef>,
-        handler: impl FnOnce(Arc<Shared>) -> H,
+        handler: impl FnOnce(Arc<StoreClients>) -> H,
     ) -> OpResult<Self> {
         let pool = common::pool(endpoints, cfg.max_connections)
             .await
             .map_err(|e| ArchError::Setup(e.to_string()))?;
-        let shared = Arc::new(Shared {
+        let clients = Arc::new(StoreClients {
             pool,
             s3: s3::client(&endpoints.s3),
             bucket: endpoints.s3.bucket.clone(),
-            rt: RoundTrips::default(),
+            round_trips: RoundTrips::default(),
             fail_next_steps: AtomicU32::new(0),
         });
-        let app = AppEndpoint::serve(Arc::new(handler(shared.clone())))
+        let app = AppEndpoint::serve(Arc::new(handler(clients.clone())))
             .await
             .map_err(|e| ArchError::Setup(format!("app endpoint: {e}")))?;
         let emulator = Emulator::start(
@@ -99,21 +99,21 @@ impl Runtime {
         .map_err(|e| ArchError::Setup(format!("inngest emulator: {e}")))?;
         let ingest = IngestClient::new(emulator.ingest_url());
         Ok(Self {
-            shared,
+            clients,
             emulator,
             ingest,
             _app: app,
         })
     }
 
-    /// The shared state.
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// The clients of the stores, shared by the request path and the steps.
+    pub fn clients(&self) -> &Arc<StoreClients> {
+        &self.clients
     }
 
     /// Fault knob for tests and validation: the next `n` projector step calls fail.
     pub fn fail_next_steps(&self, n: u32) {
-        self.shared.fail_next_steps.store(n, SeqCst);
+        self.clients.fail_next_steps.store(n, SeqCst);
     }
 
     /// Runs that exhausted their retries.
@@ -128,13 +128,13 @@ impl Runtime {
 
     /// Zeroes round trips, executions and dead letters.
     pub fn clear_counters(&self) {
-        self.shared.rt.clear();
+        self.clients.round_trips.clear();
         self.emulator.clear();
     }
 
     /// Sends an event to the emulator over HTTP (one round trip on the request path).
     pub async fn emit(&self, op: OpKind, name: &str, data: serde_json::Value) -> OpResult<()> {
-        self.shared.rt.add(op, Store::Http, 1);
+        self.clients.round_trips.add(op, Store::Http, 1);
         self.ingest
             .send(&Event {
                 name: name.into(),
@@ -158,10 +158,10 @@ impl Runtime {
     pub async fn reset(&self, truncate: &'static str, loc: &Locations) -> OpResult<()> {
         self.settle(super::SETTLE_TIMEOUT).await?;
         sqlx::raw_sql(truncate)
-            .execute(&self.shared.pool)
+            .execute(&self.clients.pool)
             .await
             .map_err(|e| ArchError::Setup(format!("{} reset: {e}", loc.schema)))?;
-        common::delete_prefix(&self.shared.s3, &self.shared.bucket, loc.prefix).await?;
+        common::delete_prefix(&self.clients.s3, &self.clients.bucket, loc.prefix).await?;
         self.clear_counters();
         Ok(())
     }
@@ -173,7 +173,7 @@ impl Runtime {
         loc: &Locations,
         logical_sql: &'static str,
     ) -> OpResult<Footprint> {
-        let (pool, op) = (&self.shared.pool, OpKind::Get);
+        let (pool, op) = (&self.clients.pool, OpKind::Get);
         let postgres_relations = common::relation_sizes(pool, loc.schema)
             .await
             .map_err(ArchError::pg(op))?;
@@ -182,7 +182,7 @@ impl Runtime {
             .await
             .map_err(ArchError::pg(op))?;
         let objects =
-            common::list_objects(&self.shared.s3, &self.shared.bucket, loc.prefix, op).await?;
+            common::list_objects(&self.clients.s3, &self.clients.bucket, loc.prefix, op).await?;
         Ok(Footprint {
             logical_body_bytes: logical.unwrap_or(0).max(0) as u64,
             postgres_bytes: postgres_relations.values().sum(),

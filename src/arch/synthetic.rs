@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use super::inngest::ExecutionCounts;
 use super::{
-    ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint,
-    HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, SystemUnderTest,
+    ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint, Harness,
+    HistoryEvent, Locations, NewEntity, OpKind, OpResult, Operations, RoundTrips, SearchHit,
     UserId,
 };
 
@@ -125,7 +125,7 @@ pub struct Synthetic {
     name: &'static str,
     servers: tokio::sync::Semaphore,
     epoch: Instant,
-    rt: RoundTrips,
+    round_trips: RoundTrips,
 }
 
 impl Synthetic {
@@ -137,7 +137,7 @@ impl Synthetic {
             name: "synthetic",
             servers,
             epoch: Instant::now(),
-            rt: RoundTrips::default(),
+            round_trips: RoundTrips::default(),
         }
     }
 
@@ -159,30 +159,26 @@ impl Synthetic {
         if !s.is_zero() {
             tokio::time::sleep(s).await;
         }
-        self.rt.op_done(op);
+        self.round_trips.op_done(op);
     }
 }
 
 #[async_trait::async_trait]
-impl SystemUnderTest for Synthetic {
+impl Operations for Synthetic {
     fn name(&self) -> &'static str {
         self.name
     }
-    async fn prepare(&self) -> OpResult<()> {
-        Ok(())
-    }
-    async fn reset(&self) -> OpResult<()> {
-        self.rt.clear();
-        Ok(())
-    }
+
     async fn create(&self, e: NewEntity) -> OpResult<EntityId> {
         self.serve(OpKind::Create).await;
         Ok(e.id)
     }
+
     async fn update(&self, _u: BodyUpdate) -> OpResult<i32> {
         self.serve(OpKind::Update).await;
         Ok(2)
     }
+
     async fn get(&self, id: EntityId) -> OpResult<Entity> {
         self.serve(OpKind::Get).await;
         Ok(Entity {
@@ -193,18 +189,22 @@ impl SystemUnderTest for Synthetic {
             version: 1,
         })
     }
+
     async fn list(&self, _user: UserId, _limit: i64) -> OpResult<Vec<EntitySummary>> {
         self.serve(OpKind::List).await;
         Ok(Vec::new())
     }
+
     async fn search(&self, _user: UserId, _query: &str, _k: i64) -> OpResult<Vec<SearchHit>> {
         self.serve(OpKind::Search).await;
         Ok(Vec::new())
     }
+
     async fn history(&self, _id: EntityId) -> OpResult<Vec<HistoryEvent>> {
         self.serve(OpKind::History).await;
         Ok(Vec::new())
     }
+
     async fn activity(
         &self,
         _u: UserId,
@@ -214,23 +214,41 @@ impl SystemUnderTest for Synthetic {
         self.serve(OpKind::Activity).await;
         Ok(Vec::new())
     }
+}
+
+#[async_trait::async_trait]
+impl Harness for Synthetic {
+    async fn prepare(&self) -> OpResult<()> {
+        Ok(())
+    }
+
+    async fn reset(&self) -> OpResult<()> {
+        self.round_trips.clear();
+        Ok(())
+    }
+
     async fn settle(&self, _timeout: Duration) -> OpResult<()> {
         Ok(())
     }
+
     fn clear_counters(&self) {
-        self.rt.clear();
+        self.round_trips.clear();
     }
+
     fn round_trips(&self) -> &RoundTrips {
-        &self.rt
+        &self.round_trips
     }
+
     fn inngest(&self) -> ExecutionCounts {
         ExecutionCounts::default()
     }
+
     async fn footprint(&self) -> OpResult<Footprint> {
         Err(ArchError::Setup(
             "the synthetic target stores nothing".into(),
         ))
     }
+
     fn locations(&self) -> Locations {
         Locations {
             schema: "synthetic",

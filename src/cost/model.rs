@@ -16,7 +16,7 @@ use super::catalogue::{CatalogueError, PriceSource, Unit};
 use crate::arch::OpKind;
 use crate::arch::Store;
 use crate::input::InputError;
-use crate::report::results::{Results, SystemResults};
+use crate::results::{Results, SystemResults};
 
 /// A cost-model file or its inputs cannot be used.
 #[derive(Debug, thiserror::Error)]

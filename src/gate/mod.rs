@@ -15,8 +15,7 @@ use serde::Serialize;
 
 pub use output::{junit, markdown};
 
-use crate::loadgen::record::Percentiles;
-use crate::report::results::Results;
+use crate::results::{Percentiles, Results, SystemResults};
 use crate::scenario::{GATE_PERCENTILES, GateConfig};
 
 /// Bad gate input: exit code 2.
@@ -144,7 +143,7 @@ pub struct GateOverrides {
     pub alpha: Option<f64>,
 }
 
-fn pick(p: &Percentiles, name: &str) -> f64 {
+fn percentile_value(p: &Percentiles, name: &str) -> f64 {
     match name {
         "p50" => p.p50 as f64,
         "p90" => p.p90 as f64,
@@ -157,11 +156,11 @@ fn pick(p: &Percentiles, name: &str) -> f64 {
 }
 
 /// One percentile of one op, per repetition.
-fn series(r: &crate::report::results::SystemResults, op: &str, pct: &str) -> Vec<f64> {
+fn series(r: &SystemResults, op: &str, pct: &str) -> Vec<f64> {
     r.repetitions
         .iter()
         .filter_map(|rep| rep.get(op))
-        .map(|x| pick(&x.latency_us, pct))
+        .map(|x| percentile_value(&x.latency_us, pct))
         .collect()
 }
 
@@ -283,7 +282,7 @@ pub fn compare(
                     .unwrap_or(config.threshold_pct);
                 let (bv, cv) = (series(bs, op, pct), series(cs, op, pct));
                 // The smallest sample count behind any value compared.
-                let counts = |r: &crate::report::results::SystemResults, whole: u64| -> u64 {
+                let counts = |r: &SystemResults, whole: u64| -> u64 {
                     if statistical {
                         r.repetitions
                             .iter()
@@ -307,8 +306,8 @@ pub fn compare(
                     )
                 } else {
                     (
-                        pick(&bo.latency_us, pct),
-                        pick(&co.latency_us, pct),
+                        percentile_value(&bo.latency_us, pct),
+                        percentile_value(&co.latency_us, pct),
                         None,
                         Method::Threshold,
                     )
@@ -430,128 +429,4 @@ pub fn propose(
         toml.push_str(&format!("\"{k}\" = {v}\n"));
     }
     (per_key, toml)
-}
-
-/// The gate found a regression or an incomplete run (exit code 1).
-#[derive(Debug, thiserror::Error)]
-#[error("gate failed: {0}")]
-pub struct GateFailed(pub String);
-
-/// Where `archbench gate` writes.
-#[derive(Debug, Clone, Default)]
-pub struct GateOutputs {
-    /// Markdown summary file (e.g. `$GITHUB_STEP_SUMMARY`).
-    pub markdown: Option<std::path::PathBuf>,
-    /// JUnit XML file.
-    pub junit: Option<std::path::PathBuf>,
-    /// Print JSON instead of Markdown on stdout.
-    pub json: bool,
-}
-
-/// `archbench gate`: compares, writes the outputs, fails with [`GateFailed`] on a regression.
-pub fn gate_command(
-    baseline: &Path,
-    current: &Path,
-    o: &GateOverrides,
-    outs: &GateOutputs,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<GateReport> {
-    let report = compare_files(baseline, current, o)?;
-    emit(&report, outs, out)?;
-    if !report.passed() {
-        let what: Vec<String> = report
-            .regressions()
-            .map(|c| {
-                format!(
-                    "{} {} {} {:+.1}%",
-                    c.system, c.op, c.percentile, c.change_pct
-                )
-            })
-            .collect();
-        let why = report
-            .blocked
-            .clone()
-            .unwrap_or_else(|| format!("regression in {}", what.join(", ")));
-        return Err(GateFailed(why).into());
-    }
-    Ok(report)
-}
-
-fn emit(
-    report: &GateReport,
-    outs: &GateOutputs,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<()> {
-    let md = markdown(report);
-    if outs.json {
-        serde_json::to_writer_pretty(&mut *out, report)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{md}")?;
-    }
-    if let Some(p) = &outs.markdown {
-        // Appending suits $GITHUB_STEP_SUMMARY, which other steps write too.
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)?;
-        f.write_all(md.as_bytes())?;
-    }
-    if let Some(p) = &outs.junit {
-        let dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, junit(report).as_bytes())?;
-        tmp.persist(p).map_err(|e| e.error)?;
-    }
-    Ok(())
-}
-
-/// `archbench gate calibrate`: runs the same build twice (A/A), gates B against A,
-/// and proposes thresholds from the measured spread.
-pub async fn calibrate(
-    opts: crate::run::RunOptions,
-    percentiles: &[String],
-    out: &mut (impl std::io::Write + Send),
-) -> anyhow::Result<String> {
-    if opts.repeat < 2 {
-        return Err(crate::run::UsageError(
-            "gate calibrate needs --repeat 2 or more (the test works on per-repetition values)"
-                .into(),
-        )
-        .into());
-    }
-    let base = opts.out.clone();
-    let mut a = opts.clone();
-    a.out = base.join("a");
-    let mut b = opts;
-    b.out = base.join("b");
-    writeln!(out, "calibrate: run A")?;
-    let ra = crate::run::run(a, out).await?;
-    writeln!(out, "calibrate: run B")?;
-    let rb = crate::run::run(b, out).await?;
-    let report = compare(
-        &ra.results,
-        &ra.results_path.display().to_string(),
-        &rb.results,
-        &rb.results_path.display().to_string(),
-        &GateOverrides {
-            percentiles: Some(percentiles.to_vec()),
-            ..Default::default()
-        },
-    )?;
-    write!(
-        out,
-        "\nA/A with the scenario's current thresholds:\n\n{}",
-        markdown(&report)
-    )?;
-    let (_, section) = propose(&ra.results, &rb.results, percentiles);
-    writeln!(
-        out,
-        "\nProposed gate section (paste into the scenario):\n\n{section}"
-    )?;
-    Ok(section)
 }

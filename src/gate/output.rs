@@ -1,6 +1,7 @@
 //! The gate's outputs: a Markdown table for CI job summaries and JUnit XML.
 
 use super::{GateReport, Method, Verdict};
+use crate::escape::{markdown as escape_md, xml};
 
 fn ms(us: f64) -> String {
     format!("{:.2} ms", us / 1e3)
@@ -50,24 +51,6 @@ pub fn markdown(r: &GateReport) -> String {
         escape_md(&r.current)
     ));
     s
-}
-
-fn escape_md(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-fn xml(s: &str) -> String {
-    s.chars()
-        .filter(|c| matches!(c, '\u{9}' | '\u{a}' | '\u{d}' | '\u{20}'..))
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&apos;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 /// JUnit XML: one test suite per system, one test case per op and percentile.

@@ -15,12 +15,12 @@ use tokio::time::Instant;
 
 use super::plan::{PlannedOp, Planner};
 use super::record::Recorder;
-use crate::arch::{ArchError, SystemUnderTest};
+use crate::arch::{ArchError, Operations};
 use crate::scenario::RunSettings;
 
 /// Runs one op against a system.
 pub async fn execute(
-    target: &dyn SystemUnderTest,
+    target: &dyn Operations,
     op: PlannedOp,
     settings: &RunSettings,
 ) -> Result<(), ArchError> {
@@ -64,7 +64,7 @@ pub struct PhaseOutcome {
 
 /// Runs an open-model schedule. Stops issuing when `stop` is set, then drains.
 pub async fn run_open(
-    target: Arc<dyn SystemUnderTest>,
+    target: Arc<dyn Operations>,
     schedule: Vec<(Duration, PlannedOp)>,
     settings: &RunSettings,
     recorder: Arc<Recorder>,
@@ -108,7 +108,7 @@ pub async fn run_open(
 
 /// Runs a closed-model phase: one task per user, each with its own planner.
 pub async fn run_closed(
-    target: Arc<dyn SystemUnderTest>,
+    target: Arc<dyn Operations>,
     planners: Vec<Planner>,
     think_time: Duration,
     duration: Duration,

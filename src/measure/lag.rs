@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{ArchError, EntityId, NewEntity, SystemUnderTest, UserId};
+use crate::arch::{ArchError, EntityId, NewEntity, Operations, UserId};
 use crate::loadgen::content;
 
 /// Lag distribution over the samples, in milliseconds.
@@ -52,7 +52,7 @@ fn summarise(mut v: Vec<(Duration, bool)>) -> LagSummary {
 /// Creates `samples` entities for `user` one after another and polls `list` and
 /// `search` after each until both show it, or fails after `timeout`.
 pub async fn measure(
-    sut: &dyn SystemUnderTest,
+    sut: &dyn Operations,
     user: UserId,
     samples: usize,
     seed: u64,

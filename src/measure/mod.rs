@@ -2,7 +2,7 @@
 //! are stored (copies per item), how long projections take to become visible, and how
 //! much database time each system's statements used, and how the time-window query
 //! behaves as the event log grows.
-//! Storage footprint per system lives with each system ([`crate::arch::SystemUnderTest::footprint`])
+//! Storage footprint per system lives with each system ([`crate::arch::Harness::footprint`])
 //! because only the system knows its schema; it, too, reads sizes from the stores.
 
 pub mod copies;

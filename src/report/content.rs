@@ -9,7 +9,7 @@ use super::{Report, ReportError};
 use crate::arch::{OpKind, Store};
 use crate::cost::Usd;
 use crate::loadgen::record::merge_interval_logs;
-use crate::report::results::SystemResults;
+use crate::results::SystemResults;
 use crate::verdict::{Outcome, Verdict};
 
 pub(crate) struct Doc {

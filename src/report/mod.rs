@@ -7,7 +7,6 @@
 pub mod charts;
 mod content;
 mod render;
-pub mod results;
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +14,8 @@ use serde::Serialize;
 
 use crate::cost::catalogue::{Catalogue, CatalogueError};
 use crate::cost::model::{CostModel, CostReport, ModelError};
+use crate::results::{Results, ResultsError};
 use crate::verdict::{Evaluation, Outcome, Targets, TargetsError};
-use results::{Results, ResultsError};
 
 /// Where a report's inputs come from.
 #[derive(Debug, Clone)]

@@ -1,39 +1,11 @@
 //! Renders the document model as Markdown and as self-contained HTML. Every string
 //! that comes from a user-controlled file (scenario, results, prices, targets) passes
-//! through the escaping here.
+//! through [`crate::escape`].
 
 use super::content::{Block, Doc, Table};
 use crate::verdict::Outcome;
 
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// Escapes text for a Markdown table cell or paragraph: the characters that open
-/// inline HTML (GitHub renders it), pipes, emphasis and link markers, and line breaks.
-pub(crate) fn md(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-        .replace('`', "\\`")
-        .replace('*', "\\*")
-        .replace('_', "\\_")
-        .replace('[', "\\[")
-}
+use crate::escape::{html as esc, markdown as md};
 
 pub(crate) fn markdown(d: &Doc) -> String {
     let mut o = format!("# {}\n\n", md(&d.title));

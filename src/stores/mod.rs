@@ -6,13 +6,13 @@
 //! testcontainers; `external` connects to stores someone else runs. Whatever starts
 //! stores also stops them, on drop, on error and on Ctrl-C.
 
-pub mod commands;
 mod docker;
 mod error;
 mod external;
 pub mod health;
 mod local;
 mod ports;
+mod process;
 pub mod registry;
 pub mod s3;
 mod secret;
@@ -25,7 +25,8 @@ use serde::Serialize;
 pub use docker::{DockerConfig, DockerProvisioner, docker_engine_answers};
 pub use error::StoreError;
 pub use external::ExternalProvisioner;
-pub use local::{LocalBinaries, LocalOptions, LocalProvisioner, alive as local_alive};
+pub use local::{LocalBinaries, LocalOptions, LocalProvisioner, run_root};
+pub use process::alive as local_alive;
 pub use secret::{Secret, redact_url};
 
 /// How to obtain the stores.

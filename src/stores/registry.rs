@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::local::{alive, signal};
+use super::process::{alive, signal};
 use super::{EndpointSummary, Endpoints, StoreError, StoreMode};
 
 /// What `state.json` holds.

@@ -8,7 +8,7 @@ use crate::cost::Usd;
 use crate::cost::catalogue::PriceSource;
 use crate::cost::decision::{Returns, returns};
 use crate::cost::model::{Assumptions, CostReport};
-use crate::report::results::{Results, SystemResults};
+use crate::results::{Results, SystemResults};
 
 const BEFORE: &str = "v02";
 const AFTER: &str = "v03";
@@ -182,10 +182,10 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
             ) else {
                 return not_measured(out, "no copies scan in the results");
             };
-            let holds = |f: &crate::report::results::FootprintResults| {
+            let holds = |f: &crate::results::FootprintResults| {
                 f.copies.places.keys().any(|k| k.contains("events"))
             };
-            let mb = |f: &crate::report::results::FootprintResults| {
+            let mb = |f: &crate::results::FootprintResults| {
                 f.postgres_relations.get("events").copied().unwrap_or(0) as f64 / 1e6
             };
             out.value = format!(

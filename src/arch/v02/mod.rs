@@ -16,11 +16,11 @@ use uuid::Uuid;
 use super::common::{self, int_field, op_of_event, str_field, time_field, uuid_field};
 use super::inngest::{ExecutionCounts, FunctionDef, StepHandler, StepRequest};
 use super::{
-    ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint,
-    HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, SeedEntity, Store,
-    SystemUnderTest, UserId, embedding,
+    ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint, Harness,
+    HistoryEvent, Locations, NewEntity, OpKind, OpResult, Operations, RoundTrips, SearchHit,
+    SeedEntity, Store, UserId, embedding,
 };
-use super::{EventGrowth, Runtime, SystemConfig};
+use super::{EventGrowth, Runtime, StoreClients, SystemConfig, V02_NAME};
 use crate::stores::Endpoints;
 
 const SCHEMA_SQL: &str = r#"
@@ -75,21 +75,18 @@ pub fn functions() -> Vec<FunctionDef> {
     ]
 }
 
-/// Shared state under the name the step code uses.
-type Inner = super::runtime::Shared;
-
 /// The V0.2 reference system.
 pub struct V02 {
-    inner: Arc<Inner>,
+    clients: Arc<StoreClients>,
     runtime: Runtime,
 }
 
 /// Executes V02's projector steps for the emulator.
-struct Steps(Arc<Inner>);
+struct Steps(Arc<StoreClients>);
 
 impl std::ops::Deref for Steps {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
+    type Target = StoreClients;
+    fn deref(&self) -> &StoreClients {
         &self.0
     }
 }
@@ -99,7 +96,7 @@ impl V02 {
     pub async fn connect(endpoints: &Endpoints, cfg: &SystemConfig) -> OpResult<Self> {
         let runtime = Runtime::start(endpoints, cfg, functions(), Steps).await?;
         Ok(Self {
-            inner: runtime.shared().clone(),
+            clients: runtime.clients().clone(),
             runtime,
         })
     }
@@ -122,34 +119,17 @@ fn payload(
 }
 
 #[async_trait::async_trait]
-impl SystemUnderTest for V02 {
+impl Operations for V02 {
     fn name(&self) -> &'static str {
-        "v02"
-    }
-
-    async fn prepare(&self) -> OpResult<()> {
-        sqlx::raw_sql(SCHEMA_SQL)
-            .execute(&self.inner.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| ArchError::Setup(format!("v02 schema: {e}")))
-    }
-
-    async fn reset(&self) -> OpResult<()> {
-        self.runtime
-            .reset(
-                "TRUNCATE v02.entities, v02.content_blocks, v02.events, v02.read_model",
-                &self.locations(),
-            )
-            .await
+        V02_NAME
     }
 
     async fn create(&self, e: NewEntity) -> OpResult<EntityId> {
         let op = OpKind::Create;
         let at = e.at.unwrap_or_else(Utc::now);
         let data = payload(e.id, e.user, &e.title, &e.body, 1, at);
-        let rt = &self.inner.rt;
-        let mut tx = self.inner.pool.begin().await.map_err(ArchError::pg(op))?;
+        let round_trips = &self.clients.round_trips;
+        let mut tx = self.clients.pool.begin().await.map_err(ArchError::pg(op))?;
         sqlx::query("INSERT INTO v02.entities (id, user_id, title, content, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)")
             .bind(e.id.0).bind(e.user.0).bind(&e.title).bind(&e.body).bind(at)
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
@@ -157,24 +137,24 @@ impl SystemUnderTest for V02 {
             .bind(e.id.0).bind(e.user.0).bind(&data).bind(at)
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
-        rt.add(op, Store::Postgres, 4);
+        round_trips.add(op, Store::Postgres, 4);
         self.runtime.emit(op, CREATED, data).await?;
-        rt.op_done(op);
+        round_trips.op_done(op);
         Ok(e.id)
     }
 
     async fn update(&self, u: BodyUpdate) -> OpResult<i32> {
         let op = OpKind::Update;
         let at = u.at.unwrap_or_else(Utc::now);
-        let rt = &self.inner.rt;
-        let mut tx = self.inner.pool.begin().await.map_err(ArchError::pg(op))?;
+        let round_trips = &self.clients.round_trips;
+        let mut tx = self.clients.pool.begin().await.map_err(ArchError::pg(op))?;
         let row: Option<(i32, i64, String)> = sqlx::query_as(
             "UPDATE v02.entities SET content = $2, version = version + 1, updated_at = $3 WHERE id = $1 RETURNING version, user_id, title",
         )
         .bind(u.id.0).bind(&u.body).bind(at)
         .fetch_optional(&mut *tx).await.map_err(ArchError::pg(op))?;
         let Some((version, user, title)) = row else {
-            rt.add(op, Store::Postgres, 3);
+            round_trips.add(op, Store::Postgres, 3);
             return Err(ArchError::NotFound { op, id: u.id });
         };
         let data = payload(u.id, UserId(user), &title, &u.body, version, at);
@@ -182,9 +162,9 @@ impl SystemUnderTest for V02 {
             .bind(u.id.0).bind(user).bind(version).bind(&data).bind(at)
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
-        rt.add(op, Store::Postgres, 4);
+        round_trips.add(op, Store::Postgres, 4);
         self.runtime.emit(op, UPDATED, data).await?;
-        rt.op_done(op);
+        round_trips.op_done(op);
         Ok(version)
     }
 
@@ -194,12 +174,12 @@ impl SystemUnderTest for V02 {
             "SELECT user_id, title, content, version FROM v02.entities WHERE id = $1",
         )
         .bind(id.0)
-        .fetch_optional(&self.inner.pool)
+        .fetch_optional(&self.clients.pool)
         .await
         .map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
+        self.clients.round_trips.add(op, Store::Postgres, 1);
         let (user, title, body, version) = row.ok_or(ArchError::NotFound { op, id })?;
-        self.inner.rt.op_done(op);
+        self.clients.round_trips.op_done(op);
         Ok(Entity {
             id,
             user: UserId(user),
@@ -214,9 +194,9 @@ impl SystemUnderTest for V02 {
         let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
             "SELECT entity_id, title, version FROM v02.read_model WHERE user_id = $1 AND version > 0 ORDER BY updated_at DESC, entity_id LIMIT $2",
         )
-        .bind(user.0).bind(limit).fetch_all(&self.inner.pool).await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+        .bind(user.0).bind(limit).fetch_all(&self.clients.pool).await.map_err(ArchError::pg(op))?;
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(id, title, version)| EntitySummary {
@@ -234,9 +214,9 @@ impl SystemUnderTest for V02 {
         let rows: Vec<(Uuid, f32)> = sqlx::query_as(
             "SELECT entity_id, (1 - (embedding <=> $1))::real FROM v02.read_model WHERE user_id = $2 AND embedding IS NOT NULL ORDER BY embedding <=> $1, entity_id LIMIT $3",
         )
-        .bind(q).bind(user.0).bind(k).fetch_all(&self.inner.pool).await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+        .bind(q).bind(user.0).bind(k).fetch_all(&self.clients.pool).await.map_err(ArchError::pg(op))?;
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(id, score)| SearchHit {
@@ -252,11 +232,11 @@ impl SystemUnderTest for V02 {
             "SELECT type, version, created_at FROM v02.events WHERE aggregate_id = $1 ORDER BY id",
         )
         .bind(id.0)
-        .fetch_all(&self.inner.pool)
+        .fetch_all(&self.clients.pool)
         .await
         .map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(event_type, version, at)| HistoryEvent {
@@ -277,13 +257,33 @@ impl SystemUnderTest for V02 {
         let rows: Vec<(DateTime<Utc>, i64)> = sqlx::query_as(
             "SELECT date_trunc('hour', created_at) AS h, count(*) FROM v02.events WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY h ORDER BY h",
         )
-        .bind(user.0).bind(from).bind(to).fetch_all(&self.inner.pool).await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+        .bind(user.0).bind(from).bind(to).fetch_all(&self.clients.pool).await.map_err(ArchError::pg(op))?;
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(hour, events)| ActivityBucket { hour, events })
             .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Harness for V02 {
+    async fn prepare(&self) -> OpResult<()> {
+        sqlx::raw_sql(SCHEMA_SQL)
+            .execute(&self.clients.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| ArchError::Setup(format!("v02 schema: {e}")))
+    }
+
+    async fn reset(&self) -> OpResult<()> {
+        self.runtime
+            .reset(
+                "TRUNCATE v02.entities, v02.content_blocks, v02.events, v02.read_model",
+                &self.locations(),
+            )
+            .await
     }
 
     fn bulk_seed_supported(&self) -> bool {
@@ -336,7 +336,7 @@ impl SystemUnderTest for V02 {
                 tn.to_rfc3339()
             ));
         }
-        let pool = &self.inner.pool;
+        let pool = &self.clients.pool;
         let pg = ArchError::pg(OpKind::Create);
         copy_in(
             pool,
@@ -365,7 +365,7 @@ impl SystemUnderTest for V02 {
         copy_in(pool, "v02.read_model (entity_id, user_id, title, content, version, updated_at, embedding, embedded_version)", &rm)
             .await
             .map_err(pg)?;
-        common::put_many(&self.inner.s3, &self.inner.bucket, objects, 16).await
+        common::put_many(&self.clients.s3, &self.clients.bucket, objects, 16).await
     }
 
     async fn settle(&self, timeout: Duration) -> OpResult<()> {
@@ -377,7 +377,7 @@ impl SystemUnderTest for V02 {
     }
 
     fn round_trips(&self) -> &RoundTrips {
-        &self.inner.rt
+        &self.clients.round_trips
     }
 
     fn inngest(&self) -> ExecutionCounts {
@@ -392,7 +392,7 @@ impl SystemUnderTest for V02 {
         // Probe payloads are 256 characters: real V0.2 payloads are TOASTed out of line,
         // which leaves a heap tuple of about this size for the time-window scan to read.
         common::grow_events(
-            &self.inner.pool,
+            &self.clients.pool,
             "INSERT INTO v02.events (aggregate_id, user_id, type, version, payload, created_at)
              SELECT gen_random_uuid(), $1 + (g % $2), 'entity.updated', 2,
                     jsonb_build_object('title', 'growth probe', 'content', repeat(md5(g::text), 8)),
@@ -477,7 +477,7 @@ impl StepHandler for Steps {
                     trips += 2;
                 }
                 tx.commit().await.map_err(pg)?;
-                self.rt.add_background(op, Store::Postgres, trips);
+                self.round_trips.add_background(op, Store::Postgres, trips);
                 Ok(json!({ "blocks": blocks.len() }))
             }
             ("v02-project-read-model", "write-read-model") => {
@@ -489,13 +489,13 @@ impl StepHandler for Steps {
                 )
                 .bind(id).bind(user).bind(title).bind(body).bind(version).bind(at)
                 .execute(&self.pool).await.map_err(pg)?;
-                self.rt.add_background(op, Store::Postgres, 1);
+                self.round_trips.add_background(op, Store::Postgres, 1);
                 Ok(json!({}))
             }
             ("v02-copy-file", "put-file") => {
                 let key = format!("v02/files/{id}/v{version}.md");
-                self.rt.add_background(op, Store::S3, 1);
-                self.rt.s3_write(op, 1);
+                self.round_trips.add_background(op, Store::S3, 1);
+                self.round_trips.s3_write(op, 1);
                 common::put_object(&self.s3, &self.bucket, &key, body.as_bytes().to_vec(), op)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -523,7 +523,7 @@ impl StepHandler for Steps {
                 )
                 .bind(id).bind(user).bind(title).bind(body).bind(at).bind(pgvector::Vector::from(v)).bind(version)
                 .execute(&self.pool).await.map_err(pg)?;
-                self.rt.add_background(op, Store::Postgres, 1);
+                self.round_trips.add_background(op, Store::Postgres, 1);
                 Ok(json!({}))
             }
             (f, s) => Err(format!("unknown step {f}/{s}")),

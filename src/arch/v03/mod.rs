@@ -16,11 +16,11 @@ use uuid::Uuid;
 use super::common::{self, int_field, op_of_event, str_field, uuid_field};
 use super::inngest::{ExecutionCounts, FunctionDef, StepHandler, StepRequest};
 use super::{
-    ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint,
-    HistoryEvent, Locations, NewEntity, OpKind, OpResult, RoundTrips, SearchHit, SeedEntity, Store,
-    SystemUnderTest, UserId, embedding,
+    ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, Footprint, Harness,
+    HistoryEvent, Locations, NewEntity, OpKind, OpResult, Operations, RoundTrips, SearchHit,
+    SeedEntity, Store, UserId, embedding,
 };
-use super::{EventGrowth, Runtime, SystemConfig};
+use super::{EventGrowth, Runtime, StoreClients, SystemConfig, V03_NAME};
 use crate::stores::Endpoints;
 
 const SCHEMA_SQL: &str = r#"
@@ -62,21 +62,18 @@ pub fn content_key(body: &[u8]) -> (String, String) {
     (format!("v03/content/{}/{hash}.md", &hash[..2]), hash)
 }
 
-/// Shared state under the name the step code uses.
-type Inner = super::runtime::Shared;
-
 /// The V0.3 reference system.
 pub struct V03 {
-    inner: Arc<Inner>,
+    clients: Arc<StoreClients>,
     runtime: Runtime,
 }
 
 /// Executes V03's projector steps for the emulator.
-struct Steps(Arc<Inner>);
+struct Steps(Arc<StoreClients>);
 
 impl std::ops::Deref for Steps {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
+    type Target = StoreClients;
+    fn deref(&self) -> &StoreClients {
         &self.0
     }
 }
@@ -86,7 +83,7 @@ impl V03 {
     pub async fn connect(endpoints: &Endpoints, cfg: &SystemConfig) -> OpResult<Self> {
         let runtime = Runtime::start(endpoints, cfg, functions(), Steps).await?;
         Ok(Self {
-            inner: runtime.shared().clone(),
+            clients: runtime.clients().clone(),
             runtime,
         })
     }
@@ -98,11 +95,11 @@ impl V03 {
 
     async fn store_body(&self, op: OpKind, body: &str) -> OpResult<(String, String, i64)> {
         let (key, hash) = content_key(body.as_bytes());
-        self.inner.rt.add(op, Store::S3, 1);
-        self.inner.rt.s3_write(op, 1);
+        self.clients.round_trips.add(op, Store::S3, 1);
+        self.clients.round_trips.s3_write(op, 1);
         common::put_object(
-            &self.inner.s3,
-            &self.inner.bucket,
+            &self.clients.s3,
+            &self.clients.bucket,
             &key,
             body.as_bytes().to_vec(),
             op,
@@ -112,31 +109,14 @@ impl V03 {
     }
 
     fn file_ref(&self, key: &str, hash: &str, size: i64) -> serde_json::Value {
-        json!({ "fileUrl": format!("s3://{}/{key}", self.inner.bucket), "hash": hash, "size": size })
+        json!({ "fileUrl": format!("s3://{}/{key}", self.clients.bucket), "hash": hash, "size": size })
     }
 }
 
 #[async_trait::async_trait]
-impl SystemUnderTest for V03 {
+impl Operations for V03 {
     fn name(&self) -> &'static str {
-        "v03"
-    }
-
-    async fn prepare(&self) -> OpResult<()> {
-        sqlx::raw_sql(SCHEMA_SQL)
-            .execute(&self.inner.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| ArchError::Setup(format!("v03 schema: {e}")))
-    }
-
-    async fn reset(&self) -> OpResult<()> {
-        self.runtime
-            .reset(
-                "TRUNCATE v03.entities, v03.events, v03.list_model, v03.embeddings",
-                &self.locations(),
-            )
-            .await
+        V03_NAME
     }
 
     async fn create(&self, e: NewEntity) -> OpResult<EntityId> {
@@ -146,7 +126,7 @@ impl SystemUnderTest for V03 {
         // entity pointing at nothing.
         let (key, hash, size) = self.store_body(op, &e.body).await?;
         let meta = self.file_ref(&key, &hash, size);
-        let mut tx = self.inner.pool.begin().await.map_err(ArchError::pg(op))?;
+        let mut tx = self.clients.pool.begin().await.map_err(ArchError::pg(op))?;
         sqlx::query("INSERT INTO v03.entities (id, user_id, title, version, file_key, file_hash, file_size, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $7)")
             .bind(e.id.0).bind(e.user.0).bind(&e.title).bind(&key).bind(&hash).bind(size).bind(at)
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
@@ -157,9 +137,9 @@ impl SystemUnderTest for V03 {
             .bind(e.id.0).bind(e.user.0).bind(&e.title).bind(at)
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 5);
+        self.clients.round_trips.add(op, Store::Postgres, 5);
         self.runtime.emit(op, CREATED, json!({ "id": e.id.0, "userId": e.user.0, "version": 1, "fileKey": key, "title": e.title })).await?;
-        self.inner.rt.op_done(op);
+        self.clients.round_trips.op_done(op);
         Ok(e.id)
     }
 
@@ -167,15 +147,15 @@ impl SystemUnderTest for V03 {
         let op = OpKind::Update;
         let at = u.at.unwrap_or_else(Utc::now);
         let (key, hash, size) = self.store_body(op, &u.body).await?;
-        let rt = &self.inner.rt;
-        let mut tx = self.inner.pool.begin().await.map_err(ArchError::pg(op))?;
+        let round_trips = &self.clients.round_trips;
+        let mut tx = self.clients.pool.begin().await.map_err(ArchError::pg(op))?;
         let row: Option<(i32, i64, String)> = sqlx::query_as(
             "UPDATE v03.entities SET version = version + 1, file_key = $2, file_hash = $3, file_size = $4, updated_at = $5 WHERE id = $1 RETURNING version, user_id, title",
         )
         .bind(u.id.0).bind(&key).bind(&hash).bind(size).bind(at)
         .fetch_optional(&mut *tx).await.map_err(ArchError::pg(op))?;
         let Some((version, user, title)) = row else {
-            rt.add(op, Store::Postgres, 3);
+            round_trips.add(op, Store::Postgres, 3);
             return Err(ArchError::NotFound { op, id: u.id });
         };
         sqlx::query("INSERT INTO v03.events (time, aggregate_id, user_id, type, version, meta) VALUES ($1, $2, $3, 'entity.updated', $4, $5)")
@@ -189,9 +169,9 @@ impl SystemUnderTest for V03 {
             .await
             .map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
-        rt.add(op, Store::Postgres, 5);
+        round_trips.add(op, Store::Postgres, 5);
         self.runtime.emit(op, UPDATED, json!({ "id": u.id.0, "userId": user, "version": version, "fileKey": key, "title": title })).await?;
-        rt.op_done(op);
+        round_trips.op_done(op);
         Ok(version)
     }
 
@@ -201,13 +181,13 @@ impl SystemUnderTest for V03 {
             "SELECT user_id, title, version, file_key, file_size FROM v03.entities WHERE id = $1",
         )
         .bind(id.0)
-        .fetch_optional(&self.inner.pool)
+        .fetch_optional(&self.clients.pool)
         .await
         .map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
+        self.clients.round_trips.add(op, Store::Postgres, 1);
         let (user, title, version, key, size) = row.ok_or(ArchError::NotFound { op, id })?;
-        self.inner.rt.add(op, Store::S3, 1);
-        let bytes = common::get_object(&self.inner.s3, &self.inner.bucket, &key, op).await?;
+        self.clients.round_trips.add(op, Store::S3, 1);
+        let bytes = common::get_object(&self.clients.s3, &self.clients.bucket, &key, op).await?;
         if bytes.len() as i64 != size {
             return Err(ArchError::Inconsistent {
                 op,
@@ -218,7 +198,7 @@ impl SystemUnderTest for V03 {
             op,
             detail: format!("{key}: {e}"),
         })?;
-        self.inner.rt.op_done(op);
+        self.clients.round_trips.op_done(op);
         Ok(Entity {
             id,
             user: UserId(user),
@@ -233,9 +213,9 @@ impl SystemUnderTest for V03 {
         let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
             "SELECT entity_id, title, version FROM v03.list_model WHERE user_id = $1 ORDER BY updated_at DESC, entity_id LIMIT $2",
         )
-        .bind(user.0).bind(limit).fetch_all(&self.inner.pool).await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+        .bind(user.0).bind(limit).fetch_all(&self.clients.pool).await.map_err(ArchError::pg(op))?;
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(id, title, version)| EntitySummary {
@@ -252,9 +232,9 @@ impl SystemUnderTest for V03 {
         let rows: Vec<(Uuid, f32)> = sqlx::query_as(
             "SELECT entity_id, (1 - (embedding <=> $1))::real FROM v03.embeddings WHERE user_id = $2 ORDER BY embedding <=> $1 LIMIT $3",
         )
-        .bind(q).bind(user.0).bind(k).fetch_all(&self.inner.pool).await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+        .bind(q).bind(user.0).bind(k).fetch_all(&self.clients.pool).await.map_err(ArchError::pg(op))?;
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(id, score)| SearchHit {
@@ -268,9 +248,9 @@ impl SystemUnderTest for V03 {
         let op = OpKind::History;
         let rows: Vec<(String, i32, DateTime<Utc>)> =
             sqlx::query_as("SELECT type, version, time FROM v03.events WHERE aggregate_id = $1 ORDER BY time, version")
-                .bind(id.0).fetch_all(&self.inner.pool).await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+                .bind(id.0).fetch_all(&self.clients.pool).await.map_err(ArchError::pg(op))?;
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(event_type, version, at)| HistoryEvent {
@@ -291,13 +271,33 @@ impl SystemUnderTest for V03 {
         let rows: Vec<(DateTime<Utc>, i64)> = sqlx::query_as(
             "SELECT time_bucket('1 hour', time) AS h, count(*) FROM v03.events WHERE user_id = $1 AND time >= $2 AND time < $3 GROUP BY h ORDER BY h",
         )
-        .bind(user.0).bind(from).bind(to).fetch_all(&self.inner.pool).await.map_err(ArchError::pg(op))?;
-        self.inner.rt.add(op, Store::Postgres, 1);
-        self.inner.rt.op_done(op);
+        .bind(user.0).bind(from).bind(to).fetch_all(&self.clients.pool).await.map_err(ArchError::pg(op))?;
+        self.clients.round_trips.add(op, Store::Postgres, 1);
+        self.clients.round_trips.op_done(op);
         Ok(rows
             .into_iter()
             .map(|(hour, events)| ActivityBucket { hour, events })
             .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Harness for V03 {
+    async fn prepare(&self) -> OpResult<()> {
+        sqlx::raw_sql(SCHEMA_SQL)
+            .execute(&self.clients.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| ArchError::Setup(format!("v03 schema: {e}")))
+    }
+
+    async fn reset(&self) -> OpResult<()> {
+        self.runtime
+            .reset(
+                "TRUNCATE v03.entities, v03.events, v03.list_model, v03.embeddings",
+                &self.locations(),
+            )
+            .await
     }
 
     fn bulk_seed_supported(&self) -> bool {
@@ -355,8 +355,8 @@ impl SystemUnderTest for V03 {
             ));
         }
         // Objects first, as the write path does: no row ever points at a missing object.
-        common::put_many(&self.inner.s3, &self.inner.bucket, objects, 16).await?;
-        let pool = &self.inner.pool;
+        common::put_many(&self.clients.s3, &self.clients.bucket, objects, 16).await?;
+        let pool = &self.clients.pool;
         let pg = ArchError::pg(OpKind::Create);
         copy_in(pool, "v03.entities (id, user_id, title, version, file_key, file_hash, file_size, created_at, updated_at)", &ent)
             .await
@@ -397,7 +397,7 @@ impl SystemUnderTest for V03 {
     }
 
     fn round_trips(&self) -> &RoundTrips {
-        &self.inner.rt
+        &self.clients.round_trips
     }
 
     fn inngest(&self) -> ExecutionCounts {
@@ -410,7 +410,7 @@ impl SystemUnderTest for V03 {
 
     async fn grow_events(&self, g: &EventGrowth) -> OpResult<u64> {
         common::grow_events(
-            &self.inner.pool,
+            &self.clients.pool,
             "INSERT INTO v03.events (time, aggregate_id, user_id, type, version, meta)
              SELECT $3::timestamptz + ($4::timestamptz - $3::timestamptz) * ((g * 0.6180339887) % 1.0),
                     gen_random_uuid(), $1 + (g % $2), 'entity.updated', 2,
@@ -453,7 +453,7 @@ impl StepHandler for Steps {
             ("v03-embed-and-index", "embed") => {
                 let key = str_field(d, "fileKey")?;
                 let title = str_field(d, "title")?;
-                self.rt.add_background(op, Store::S3, 1);
+                self.round_trips.add_background(op, Store::S3, 1);
                 let bytes = common::get_object(&self.s3, &self.bucket, key, op)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -477,7 +477,7 @@ impl StepHandler for Steps {
                 )
                 .bind(id).bind(user).bind(version).bind(pgvector::Vector::from(v))
                 .execute(&self.pool).await.map_err(|e| e.to_string())?;
-                self.rt.add_background(op, Store::Postgres, 1);
+                self.round_trips.add_background(op, Store::Postgres, 1);
                 Ok(json!({}))
             }
             (f, s) => Err(format!("unknown step {f}/{s}")),

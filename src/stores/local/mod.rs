@@ -3,18 +3,15 @@
 //! loopback ports, so that several instances can run side by side.
 
 mod postgres;
-mod process;
 mod seaweed;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use process::{alive, signal};
-
 use super::{
     Endpoints, ProvisionOptions, StoreError, StoreGuard, StoreMode, StoreProvisioner, Stores,
 };
-use super::{ports::PortPicker, registry};
+use super::{ports::PortPicker, process, registry};
 
 /// Settings of local mode.
 #[derive(Debug, Clone, Default)]
@@ -238,12 +235,13 @@ impl Drop for LocalStores {
         .into_iter()
         .flatten()
         .map(|(p, sig)| {
-            signal(p.pid(), sig);
+            process::signal(p.pid(), sig);
             p
         })
         .collect();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while procs.iter().any(|p| alive(p.pid())) && std::time::Instant::now() < deadline {
+        while procs.iter().any(|p| process::alive(p.pid())) && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(50));
         }
         drop(procs);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 use super::LocalBinaries;
-use super::process::{OwnedProcess, RunAs, log_tail};
 use crate::stores::ports::PortPicker;
+use crate::stores::process::{OwnedProcess, RunAs, log_tail};
 use crate::stores::{PostgresEndpoint, ProvisionOptions, Secret, StoreError, health};
 
 /// The superuser archbench creates in its private cluster.

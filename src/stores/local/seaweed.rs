@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 use super::LocalBinaries;
-use super::process::{OwnedProcess, log_tail};
 use crate::stores::ports::PortPicker;
+use crate::stores::process::{OwnedProcess, log_tail};
 use crate::stores::{ProvisionOptions, S3Endpoint, Secret, StoreError, s3};
 
 pub struct LocalSeaweed {

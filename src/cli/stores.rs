@@ -1,84 +1,29 @@
-//! The `archbench stores` commands: up, down, status.
+//! `archbench stores`: up, down, status.
 
 use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::health::{self, HealthReport};
-use super::local::run_root;
-use super::registry::{self, StopOutcome};
-use super::{ProvisionOptions, StoreError, StoreMode, Stores, provision, resolve_mode};
+use super::StoreChoice;
+use crate::shutdown::{Interrupted, ShutdownWatch};
+use crate::stores::health::{self, HealthReport};
+use crate::stores::registry::{self, StopOutcome};
+use crate::stores::{
+    EndpointSummary, ProvisionOptions, StoreError, StoreMode, Stores, provision, resolve_mode,
+    run_root,
+};
 
-/// Waits for Ctrl-C or SIGTERM (what `archbench stores down` sends).
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => {}
-    }
+/// What `stores up` may set beyond the store mode.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Keep the run directory (data, logs) after stopping.
+    pub keep: bool,
+    /// PostgreSQL port (default: a free one).
+    pub pg_port: Option<u16>,
+    /// S3 port (default: a free one).
+    pub s3_port: Option<u16>,
 }
-
-/// Ctrl-C / SIGTERM / SIGHUP, listened for from the moment it is installed: a signal
-/// that arrives while no one is awaiting it is remembered, not lost (a fresh
-/// `ctrl_c()` future only sees signals delivered after it is first polled).
-#[derive(Clone)]
-pub struct ShutdownWatch {
-    fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    notify: std::sync::Arc<tokio::sync::Notify>,
-    task: std::sync::Arc<tokio::task::JoinHandle<()>>,
-}
-
-impl ShutdownWatch {
-    /// Starts listening now.
-    pub fn install() -> Self {
-        let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
-        let (f, n) = (fired.clone(), notify.clone());
-        let task = tokio::spawn(async move {
-            shutdown_signal().await;
-            f.store(true, std::sync::atomic::Ordering::SeqCst);
-            n.notify_waiters();
-        });
-        Self {
-            fired,
-            notify,
-            task: std::sync::Arc::new(task),
-        }
-    }
-
-    /// Whether a signal has arrived.
-    pub fn fired(&self) -> bool {
-        self.fired.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Waits for a signal (returns at once if one arrived already).
-    pub async fn wait(&self) {
-        let notified = self.notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if self.fired() {
-            return;
-        }
-        notified.await;
-    }
-}
-
-impl Drop for ShutdownWatch {
-    fn drop(&mut self) {
-        if std::sync::Arc::strong_count(&self.task) == 1 {
-            self.task.abort();
-        }
-    }
-}
-
-/// Error returned when a command was interrupted by a signal; the stores were stopped.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted; the stores archbench started were stopped")]
-pub struct Interrupted;
 
 /// Provisions stores, runs `body` with them, and stops them afterwards — also when
 /// `body` fails or a signal arrives, in which case the result is [`Interrupted`].
@@ -116,11 +61,16 @@ where
 /// `archbench stores up`: starts the stores, prints how to reach them, and keeps them
 /// running until Ctrl-C, SIGTERM or `archbench stores down`.
 pub async fn up(
-    mode: StoreMode,
-    opts: &ProvisionOptions,
+    choice: &StoreChoice,
+    up: &UpOptions,
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let mut opts = choice.provision_options();
+    opts.local.keep = up.keep;
+    opts.local.pg_port = up.pg_port;
+    opts.local.s3_port = up.s3_port;
+    let (mode, opts) = (choice.mode, &opts);
     let watch = ShutdownWatch::install();
     let stores = tokio::select! {
         s = provision(mode, opts) => s?,
@@ -130,7 +80,7 @@ pub async fn up(
     if json {
         #[derive(Serialize)]
         struct Up<'a> {
-            endpoints: super::EndpointSummary,
+            endpoints: EndpointSummary,
             run_dir: Option<&'a std::path::Path>,
             env_file: Option<&'a std::path::Path>,
             pids: Vec<u32>,
@@ -183,7 +133,8 @@ pub struct Stopped {
 }
 
 /// `archbench stores down`: stops every instance recorded under the run root.
-pub async fn down(opts: &ProvisionOptions, out: &mut impl Write) -> anyhow::Result<Vec<Stopped>> {
+pub async fn down(choice: &StoreChoice, out: &mut impl Write) -> anyhow::Result<Vec<Stopped>> {
+    let opts = choice.provision_options();
     let root = run_root(&opts.local);
     let instances = registry::list(&root);
     if instances.is_empty() {
@@ -219,12 +170,9 @@ pub struct Status {
 /// `archbench stores status`: reports on running `stores up` instances; when there is
 /// none (or for `--stores external`/`docker`), starts or connects to stores for the
 /// check and stops them again. Fails (exit 3) when a store is unhealthy.
-pub async fn status(
-    mode: StoreMode,
-    opts: &ProvisionOptions,
-    json: bool,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
+pub async fn status(choice: &StoreChoice, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let opts = &choice.provision_options();
+    let mode = choice.mode;
     let resolved = resolve_mode(mode, opts).await?;
     let mut statuses = Vec::new();
     if resolved == StoreMode::Local {

@@ -1,0 +1,147 @@
+//! `archbench gate`: compare a results file with a baseline and fail on a regression;
+//! `gate propose` and `gate calibrate` suggest thresholds from an A/A pair.
+
+use std::path::{Path, PathBuf};
+
+use super::UsageError;
+use crate::gate::{GateOverrides, GateReport, compare, compare_files, junit, markdown, propose};
+use crate::results::Results;
+use crate::run::RunOptions;
+
+/// The gate found a regression or an incomplete run (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("gate failed: {0}")]
+pub struct GateFailed(pub String);
+
+/// Where `archbench gate` writes.
+#[derive(Debug, Clone, Default)]
+pub struct GateOutputs {
+    /// Markdown summary file (e.g. `$GITHUB_STEP_SUMMARY`), appended to.
+    pub markdown: Option<PathBuf>,
+    /// JUnit XML file.
+    pub junit: Option<PathBuf>,
+    /// Print JSON instead of Markdown on stdout.
+    pub json: bool,
+}
+
+/// `archbench gate`: compares, writes the outputs, fails with [`GateFailed`] on a regression.
+pub fn gate(
+    baseline: Option<&Path>,
+    current: Option<&Path>,
+    overrides: &GateOverrides,
+    outputs: &GateOutputs,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<GateReport> {
+    let (Some(baseline), Some(current)) = (baseline, current) else {
+        return Err(UsageError(
+            "gate needs --baseline FILE and --current FILE (or the `calibrate` subcommand)".into(),
+        )
+        .into());
+    };
+    let report = compare_files(baseline, current, overrides)?;
+    write_outputs(&report, outputs, out)?;
+    if !report.passed() {
+        let regressions: Vec<String> = report
+            .regressions()
+            .map(|c| {
+                format!(
+                    "{} {} {} {:+.1}%",
+                    c.system, c.op, c.percentile, c.change_pct
+                )
+            })
+            .collect();
+        let why = report
+            .blocked
+            .clone()
+            .unwrap_or_else(|| format!("regression in {}", regressions.join(", ")));
+        return Err(GateFailed(why).into());
+    }
+    Ok(report)
+}
+
+fn write_outputs(
+    report: &GateReport,
+    outputs: &GateOutputs,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let md = markdown(report);
+    if outputs.json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{md}")?;
+    }
+    if let Some(p) = &outputs.markdown {
+        // Appending suits $GITHUB_STEP_SUMMARY, which other steps write too.
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)?;
+        f.write_all(md.as_bytes())?;
+    }
+    if let Some(p) = &outputs.junit {
+        crate::atomic::write_atomic(p, junit(report).as_bytes(), 0o644)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// `archbench gate propose A B`: prints a `[gate]` section from an A/A pair of files.
+pub fn propose_from_files(
+    a: &Path,
+    b: &Path,
+    percentiles: &[String],
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let (ra, rb) = (Results::read(a)?, Results::read(b)?);
+    let (_, section) = propose(&ra, &rb, percentiles);
+    write!(out, "{section}")?;
+    Ok(())
+}
+
+/// `archbench gate calibrate`: runs the same build twice (A/A), gates B against A,
+/// and proposes thresholds from the measured spread.
+pub async fn calibrate(
+    options: RunOptions,
+    percentiles: &[String],
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<String> {
+    if options.repeat < 2 {
+        return Err(UsageError(
+            "gate calibrate needs --repeat 2 or more (the test works on per-repetition values)"
+                .into(),
+        )
+        .into());
+    }
+    let base = options.out.clone();
+    let mut a = options.clone();
+    a.out = base.join("a");
+    let mut b = options;
+    b.out = base.join("b");
+    writeln!(out, "calibrate: run A")?;
+    let ra = crate::run::run(a, out).await?;
+    writeln!(out, "calibrate: run B")?;
+    let rb = crate::run::run(b, out).await?;
+    let report = compare(
+        &ra.results,
+        &ra.results_path.display().to_string(),
+        &rb.results,
+        &rb.results_path.display().to_string(),
+        &GateOverrides {
+            percentiles: Some(percentiles.to_vec()),
+            ..Default::default()
+        },
+    )?;
+    write!(
+        out,
+        "\nA/A with the scenario's current thresholds:\n\n{}",
+        markdown(&report)
+    )?;
+    let (_, section) = propose(&ra.results, &rb.results, percentiles);
+    writeln!(
+        out,
+        "\nProposed gate section (paste into the scenario):\n\n{section}"
+    )?;
+    Ok(section)
+}
