@@ -5,8 +5,19 @@
 //! field printed in the report.
 
 pub mod catalogue;
+mod component;
 pub mod decision;
-pub mod model;
+mod profiles;
+mod projection;
+mod usage;
+
+pub use component::{Component, ComponentGroup};
+pub use profiles::{
+    Assumptions, CostModel, Deployment, EventHost, ModelError, ObjectHost, PostgresHost,
+    VectorHost, WorkflowPlan,
+};
+pub use projection::{CostLine, CostReport, Projection, project};
+pub use usage::{MonthlyUsage, UnitUsage, UserBehaviour, monthly_usage};
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
@@ -60,7 +71,10 @@ impl fmt::Display for Usd {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod usd_tests {
     use super::*;
 
     #[test]

@@ -5,16 +5,17 @@
 //! `report.json` carries the cost projections and verdicts for machines.
 
 pub mod charts;
-mod content;
+mod document;
 mod render;
+mod sections;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::cost::catalogue::{Catalogue, CatalogueError};
-use crate::cost::model::{CostModel, CostReport, ModelError};
-use crate::results::{Results, ResultsError};
+use crate::cost::{CostModel, CostReport, ModelError};
+use crate::results::{IntervalLogs, Results, ResultsError};
 use crate::verdict::{Evaluation, Outcome, Targets, TargetsError};
 
 /// Where a report's inputs come from.
@@ -129,9 +130,10 @@ impl Report {
         std::fs::create_dir_all(out).map_err(io(out))?;
         let logs_dir = Path::new(&self.results_path)
             .parent()
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
-        let doc = content::document(self, &logs_dir)?;
+            .unwrap_or(Path::new("."));
+        let names: Vec<&str> = self.results.systems.keys().map(String::as_str).collect();
+        let logs = IntervalLogs::read(&self.results, logs_dir, &names);
+        let doc = document::document(self, logs)?;
         let paths = ReportPaths {
             html: out.join("report.html"),
             markdown: out.join("report.md"),

@@ -2,7 +2,7 @@
 //! that comes from a user-controlled file (scenario, results, prices, targets) passes
 //! through [`crate::escape`].
 
-use super::content::{Block, Doc, Table};
+use super::document::{Block, Doc, Table};
 use crate::verdict::Outcome;
 
 use crate::escape::{html as esc, markdown as md};
@@ -149,7 +149,7 @@ fn html_table(t: &Table) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::content::Section;
+    use crate::report::document::Section;
 
     #[test]
     fn user_strings_are_escaped_in_both_renderings() {

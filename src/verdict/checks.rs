@@ -4,10 +4,10 @@ use serde::Serialize;
 
 use super::*;
 use crate::arch::{OpKind, Store};
-use crate::cost::Usd;
 use crate::cost::catalogue::PriceSource;
 use crate::cost::decision::{Returns, returns};
-use crate::cost::model::{Assumptions, CostReport};
+use crate::cost::{Assumptions, CostReport};
+use crate::cost::{ComponentGroup, Usd};
 use crate::results::{Results, SystemResults};
 
 const BEFORE: &str = "v02";
@@ -286,7 +286,7 @@ fn claim(cx: &Ctx, id: &str, quote: &str, check: Check, lat: &[LatencyEstimate])
                     .map(|p| {
                         p.lines
                             .iter()
-                            .filter(|l| l.component.starts_with("Inngest"))
+                            .filter(|l| l.component.group() == ComponentGroup::Inngest)
                             .filter_map(|l| l.cost)
                             .fold(Usd(0.0), |a, b| a + b)
                     })
@@ -865,7 +865,7 @@ mod tests {
 
     use super::*;
     use crate::cost::catalogue::Catalogue;
-    use crate::cost::model::{CostModel, ModelError};
+    use crate::cost::{CostModel, ModelError};
 
     fn root() -> &'static Path {
         Path::new(env!("CARGO_MANIFEST_DIR"))

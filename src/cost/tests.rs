@@ -1,0 +1,200 @@
+//! Hand-computed bills and bad cost-model files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::arch::OpKind;
+use crate::cost::catalogue::Catalogue;
+
+fn catalogue() -> Catalogue {
+    Catalogue::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pricing")).unwrap()
+}
+
+fn assumptions() -> Assumptions {
+    Assumptions {
+        users: vec![100_000],
+        reference_users: 100_000,
+        months_of_data: 2.0,
+        days_per_month: 30.0,
+        hours_per_month: 730.0,
+        db_utilisation: 0.5,
+        peak_to_average: 3.0,
+        min_db_vcpu: 1.0,
+        egress_share: 1.0,
+        tiger_compression: 1.0,
+        rtt_postgres_ms: 1.0,
+        rtt_object_ms: 20.0,
+        rtt_workflow_ms: 30.0,
+    }
+}
+
+/// Gets only, one GET per read on the request path, one PUT per write, V0.2's ten
+/// executions per write (4 runs + 6 steps), 1 ms of database per op.
+fn unit() -> UnitUsage {
+    let one = |op: OpKind| BTreeMap::from([(op, 1.0)]);
+    UnitUsage {
+        read_mix: BTreeMap::from([(OpKind::Get, 1.0)]),
+        object_writes_per_op: BTreeMap::from([(OpKind::Create, 1.0), (OpKind::Update, 1.0)]),
+        object_reads_per_op: one(OpKind::Get),
+        object_reads_request_path: one(OpKind::Get),
+        executions_per_write: Some(10.0),
+        db_seconds_per_op: Some(0.001),
+        postgres_bytes_per_write: Some(20_000.0),
+        object_bytes_per_write: Some(10_250.0),
+        mean_body_bytes: Some(10_000.0),
+    }
+}
+
+fn behaviour() -> UserBehaviour {
+    UserBehaviour {
+        active_share: 0.5,
+        ops_per_active_user_per_day: 10.0,
+        new_documents_per_user_per_month: 2.0,
+        updates_per_user_per_month: 8.0,
+    }
+}
+
+fn deployment(objects: ObjectHost) -> Deployment {
+    Deployment {
+        id: "d".into(),
+        system: "v02".into(),
+        label: "d".into(),
+        postgres: PostgresHost::NeonScale,
+        objects,
+        workflows: WorkflowPlan::InngestPro,
+        vectors: VectorHost::Pgvector,
+        events: EventHost::Postgres,
+        primary: true,
+    }
+}
+
+fn cost(p: &Projection, component: &str) -> f64 {
+    p.lines
+        .iter()
+        .find(|l| l.component.label() == component)
+        .unwrap_or_else(|| panic!("{component}"))
+        .cost
+        .unwrap()
+        .0
+}
+
+#[test]
+fn hand_computed_bill_on_s3_and_r2() {
+    let (a, c) = (assumptions(), catalogue());
+    let u = monthly_usage(&unit(), &behaviour(), &a, 100_000);
+    // 100K users × 0.5 active × 10 reads × 30 days = 15M gets; 1M writes.
+    assert_eq!(u.object_reads, 15e6);
+    assert_eq!(u.writes, 1e6);
+    assert_eq!(u.executions, Some(10e6), "runs + steps: 10 per write");
+
+    let s3 = project(&deployment(ObjectHost::S3), &u, &a, &c).unwrap();
+    // 15M GETs × $0.0004/1000.
+    assert!((cost(&s3, "Object reads (GET)") - 6.0).abs() < 1e-9);
+    // 1M PUTs × $0.005/1000.
+    assert!((cost(&s3, "Object writes (PUT)") - 5.0).abs() < 1e-9);
+    // 15M × 10 KB = 150 GB out, first 100 GB free, $0.09/GB.
+    assert!((cost(&s3, "Object egress") - 4.5).abs() < 1e-9);
+    // 1M writes × 10,250 B × 2 months = 20.5 GB × $0.023.
+    assert!((cost(&s3, "Object storage") - 0.4715).abs() < 1e-9);
+    // 10M executions: Pro includes 1M, 9M × $50/M; base fee $75.
+    assert!((cost(&s3, "Inngest executions") - 450.0).abs() < 1e-9);
+    assert!((cost(&s3, "Inngest plan") - 75.0).abs() < 1e-9);
+    // 16M ops × 1 ms = 16,000 s → 0.037 vCPU at peak: the 1-vCPU floor, 730 CU-h × $0.222.
+    assert!((cost(&s3, "PostgreSQL compute") - 162.06).abs() < 1e-9);
+    // 1M × 20 KB × 2 months = 40 GB × $0.35.
+    assert!((cost(&s3, "PostgreSQL storage") - 14.0).abs() < 1e-9);
+    assert!(s3.fully_priced);
+    let sum: f64 = s3.lines.iter().map(|l| l.cost.unwrap().0).sum();
+    assert!((s3.total.0 - sum).abs() < 1e-9);
+
+    let r2 = project(&deployment(ObjectHost::R2), &u, &a, &c).unwrap();
+    // 1M Class A: all inside the free million.
+    assert_eq!(cost(&r2, "Object writes (Class A)"), 0.0);
+    // 15M Class B − 10M free = 5M × $0.36.
+    assert!((cost(&r2, "Object reads (Class B)") - 1.8).abs() < 1e-9);
+    // 20.5 GB − 10 free = 10.5, rounded up to 11 GB-month × $0.015.
+    assert!((cost(&r2, "Object storage") - 0.165).abs() < 1e-9);
+    assert_eq!(cost(&r2, "Object egress"), 0.0);
+}
+
+#[test]
+fn unpriced_and_unmeasured_lines_carry_no_number() {
+    let (a, c) = (assumptions(), catalogue());
+    let mut unit = unit();
+    unit.db_seconds_per_op = None;
+    let u = monthly_usage(&unit, &behaviour(), &a, 100_000);
+    let mut d = deployment(ObjectHost::R2);
+    d.vectors = VectorHost::Qdrant;
+    let p = project(&d, &u, &a, &c).unwrap();
+    assert!(!p.fully_priced);
+    let q = p
+        .lines
+        .iter()
+        .find(|l| l.price_id == "qdrant.cloud")
+        .unwrap();
+    assert!(
+        q.cost.is_none()
+            && q.missing
+                .as_deref()
+                .unwrap()
+                .contains("not publicly priced")
+    );
+    let db = p
+        .lines
+        .iter()
+        .find(|l| l.component == "PostgreSQL compute")
+        .unwrap();
+    assert!(db.cost.is_none() && db.missing.as_deref().unwrap().starts_with("not measured"));
+}
+
+fn compute_line(p: &Projection) -> &CostLine {
+    p.lines
+        .iter()
+        .find(|l| l.component == "PostgreSQL compute")
+        .unwrap()
+}
+
+#[test]
+fn tiger_picks_the_smallest_size_that_holds_the_peak() {
+    let (mut a, c) = (assumptions(), catalogue());
+    a.min_db_vcpu = 0.0;
+    let mut unit = unit();
+    // 16M ops × 0.5 s = 8M s / 2.592M s × 3 / 0.5 = 18.5 vCPU: three 8-CPU nodes.
+    unit.db_seconds_per_op = Some(0.5);
+    let u = monthly_usage(&unit, &behaviour(), &a, 100_000);
+    let mut d = deployment(ObjectHost::R2);
+    d.postgres = PostgresHost::Tiger;
+    let p = project(&d, &u, &a, &c).unwrap();
+    let l = compute_line(&p);
+    assert_eq!(l.price_id, "tiger.compute.8cpu");
+    assert!((l.quantity - 3.0 * 730.0).abs() < 1e-9);
+    // 1.5 vCPU fits the 2-CPU size.
+    unit.db_seconds_per_op = Some(0.5 * 1.5 / 18.518_518_5);
+    let u = monthly_usage(&unit, &behaviour(), &a, 100_000);
+    let p = project(&d, &u, &a, &c).unwrap();
+    let l = compute_line(&p);
+    assert_eq!(l.price_id, "tiger.compute.2cpu");
+}
+
+#[test]
+fn a_bad_cost_model_names_file_line_and_field() {
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deployments/decision-doc.toml"),
+    )
+    .unwrap();
+    assert!(CostModel::parse(&src, Path::new("m.toml")).is_ok());
+    let bad = src.replace("db_utilisation = 0.5", "db_utilisation = 5");
+    let e = CostModel::parse(&bad, Path::new("m.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("m.toml:") && e.contains("assumptions.db_utilisation"),
+        "{e}"
+    );
+    let bad = src.replace("objects = \"r2\"", "objects = \"gcs\"");
+    let e = CostModel::parse(&bad, Path::new("m.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("gcs"), "{e}");
+}

@@ -1,0 +1,233 @@
+//! Usage: what one system uses per op, measured in a run (object reads and writes per
+//! op, executions per write, database seconds per op, stored bytes per write, body
+//! size), and what that comes to per month at N users under the scenario's stated
+//! user behaviour and the named assumptions.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::profiles::{Assumptions, ModelError};
+use crate::arch::{OpKind, Store};
+use crate::results::{Results, SystemResults};
+
+/// The scenario's stated user behaviour, typed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct UserBehaviour {
+    /// Share of users active on a day.
+    pub active_share: f64,
+    /// Read ops (get, list, search, history, activity) per active user per day, split
+    /// by the measured read mix.
+    pub ops_per_active_user_per_day: f64,
+    /// Creates per user per month.
+    pub new_documents_per_user_per_month: f64,
+    /// Updates per user per month.
+    pub updates_per_user_per_month: f64,
+}
+
+impl UserBehaviour {
+    /// Reads it from a results file's `scenario.user_behaviour`.
+    pub fn from_results(r: &Results, path: &str) -> Result<UserBehaviour, ModelError> {
+        let get = |k: &str| -> Result<f64, ModelError> {
+            let field = format!("scenario.user_behaviour.{k}");
+            let v = r
+                .scenario
+                .user_behaviour
+                .get(k)
+                .ok_or_else(|| ModelError::Input {
+                    path: path.into(),
+                    field: field.clone(),
+                    message: "missing: the scenario's [user_behaviour] must state it".into(),
+                })?;
+            let x = v
+                .as_float()
+                .or_else(|| v.as_integer().map(|i| i as f64))
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| ModelError::Input {
+                    path: path.into(),
+                    field,
+                    message: format!("must be a number ≥ 0, got {v}"),
+                })?;
+            Ok(x)
+        };
+        let b = UserBehaviour {
+            active_share: get("active_share")?,
+            ops_per_active_user_per_day: get("ops_per_active_user_per_day")?,
+            new_documents_per_user_per_month: get("new_documents_per_user_per_month")?,
+            updates_per_user_per_month: get("updates_per_user_per_month")?,
+        };
+        if b.active_share > 1.0 {
+            return Err(ModelError::Input {
+                path: path.into(),
+                field: "scenario.user_behaviour.active_share".into(),
+                message: format!("a share is within 0..=1, got {}", b.active_share),
+            });
+        }
+        Ok(b)
+    }
+
+    /// Writes per user per month.
+    pub fn writes_per_user_per_month(&self) -> f64 {
+        self.new_documents_per_user_per_month + self.updates_per_user_per_month
+    }
+}
+
+/// What one system uses per op, measured in a run. `None` fields were not measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitUsage {
+    /// Share of each read kind among reads.
+    pub read_mix: BTreeMap<OpKind, f64>,
+    /// Object writes (PUT) per op, both paths.
+    pub object_writes_per_op: BTreeMap<OpKind, f64>,
+    /// Object reads (GET) per op, both paths.
+    pub object_reads_per_op: BTreeMap<OpKind, f64>,
+    /// Object reads per op on the request path (served to users).
+    pub object_reads_request_path: BTreeMap<OpKind, f64>,
+    /// Inngest executions per write.
+    pub executions_per_write: Option<f64>,
+    /// Database seconds per op (measured mix).
+    pub db_seconds_per_op: Option<f64>,
+    /// PostgreSQL bytes added per write.
+    pub postgres_bytes_per_write: Option<f64>,
+    /// Object bytes added per write.
+    pub object_bytes_per_write: Option<f64>,
+    /// Mean current body, bytes.
+    pub mean_body_bytes: Option<f64>,
+}
+
+const READS: [OpKind; 5] = [
+    OpKind::Get,
+    OpKind::List,
+    OpKind::Search,
+    OpKind::History,
+    OpKind::Activity,
+];
+const WRITES: [OpKind; 2] = [OpKind::Create, OpKind::Update];
+
+impl UnitUsage {
+    /// Measures it from one system's results.
+    pub fn from_system(s: &SystemResults, seeded_entities: u64) -> UnitUsage {
+        let count = |op: OpKind| s.ops.get(op.name()).map_or(0, |o| o.count) as f64;
+        let reads: f64 = READS.iter().map(|op| count(*op)).sum();
+        let read_mix = READS
+            .iter()
+            .map(|op| (*op, if reads > 0.0 { count(*op) / reads } else { 0.0 }))
+            .collect();
+        let mut w = BTreeMap::new();
+        let mut r = BTreeMap::new();
+        let mut rr = BTreeMap::new();
+        let (mut total_ops, mut writes) = (0u64, 0u64);
+        for op in OpKind::ALL {
+            let Some(rt) = s.round_trips.get(op.name()) else {
+                continue;
+            };
+            total_ops += rt.ops;
+            if WRITES.contains(&op) {
+                writes += rt.ops;
+            }
+            if rt.ops == 0 {
+                continue;
+            }
+            let n = rt.ops as f64;
+            let s3 = rt.request_path.get(&Store::S3).unwrap_or(&0)
+                + rt.background.get(&Store::S3).unwrap_or(&0);
+            w.insert(op, rt.s3_writes as f64 / n);
+            r.insert(op, s3.saturating_sub(rt.s3_writes) as f64 / n);
+            // Request-path S3 trips of a read are GETs of the body for the caller.
+            let req = *rt.request_path.get(&Store::S3).unwrap_or(&0);
+            let req_reads = if WRITES.contains(&op) { 0 } else { req };
+            rr.insert(op, req_reads as f64 / n);
+        }
+        let per = |x: f64, n: u64| (n > 0).then(|| x / n as f64);
+        UnitUsage {
+            read_mix,
+            object_writes_per_op: w,
+            object_reads_per_op: r,
+            object_reads_request_path: rr,
+            executions_per_write: per(s.inngest_executions.executions as f64, writes),
+            db_seconds_per_op: s
+                .db_time
+                .and_then(|d| per(d.total_s(), total_ops).filter(|_| d.calls > 0)),
+            postgres_bytes_per_write: s
+                .storage_growth
+                .and_then(|g| per(g.postgres_bytes.max(0) as f64, g.writes)),
+            object_bytes_per_write: s
+                .storage_growth
+                .and_then(|g| per(g.object_bytes.max(0) as f64, g.writes)),
+            mean_body_bytes: s
+                .footprint
+                .as_ref()
+                .and_then(|f| per(f.logical_body_bytes as f64, seeded_entities)),
+        }
+    }
+}
+
+/// Monthly usage of one system at one user count.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MonthlyUsage {
+    /// Users.
+    pub users: u64,
+    /// Ops of all kinds.
+    pub ops: f64,
+    /// Creates + updates.
+    pub writes: f64,
+    /// Object PUTs.
+    pub object_writes: f64,
+    /// Object GETs.
+    pub object_reads: f64,
+    /// Bytes served from the object store to users.
+    pub egress_bytes: Option<f64>,
+    /// Inngest executions.
+    pub executions: Option<f64>,
+    /// Database seconds.
+    pub db_seconds: Option<f64>,
+    /// vCPU needed at peak.
+    pub db_vcpu_needed: Option<f64>,
+    /// PostgreSQL bytes held.
+    pub postgres_bytes: Option<f64>,
+    /// Object bytes held.
+    pub object_bytes: Option<f64>,
+}
+
+/// Usage at `users`.
+pub fn monthly_usage(
+    u: &UnitUsage,
+    b: &UserBehaviour,
+    a: &Assumptions,
+    users: u64,
+) -> MonthlyUsage {
+    let n = users as f64;
+    let reads = n * b.active_share * b.ops_per_active_user_per_day * a.days_per_month;
+    let mut per_kind: BTreeMap<OpKind, f64> = READS
+        .iter()
+        .map(|op| (*op, reads * u.read_mix.get(op).copied().unwrap_or(0.0)))
+        .collect();
+    per_kind.insert(OpKind::Create, n * b.new_documents_per_user_per_month);
+    per_kind.insert(OpKind::Update, n * b.updates_per_user_per_month);
+    let sum_by = |m: &BTreeMap<OpKind, f64>| -> f64 {
+        per_kind
+            .iter()
+            .map(|(op, k)| k * m.get(op).copied().unwrap_or(0.0))
+            .sum()
+    };
+    let writes = n * b.writes_per_user_per_month();
+    let ops = per_kind.values().sum::<f64>();
+    let db_seconds = u.db_seconds_per_op.map(|s| s * ops);
+    let held = |per_write: Option<f64>| per_write.map(|x| x * writes * a.months_of_data);
+    MonthlyUsage {
+        users,
+        ops,
+        writes,
+        object_writes: sum_by(&u.object_writes_per_op),
+        object_reads: sum_by(&u.object_reads_per_op),
+        egress_bytes: u
+            .mean_body_bytes
+            .map(|body| sum_by(&u.object_reads_request_path) * body * a.egress_share),
+        executions: u.executions_per_write.map(|e| writes * e),
+        db_seconds,
+        db_vcpu_needed: db_seconds
+            .map(|s| s / (a.days_per_month * 86_400.0) * a.peak_to_average / a.db_utilisation),
+        postgres_bytes: held(u.postgres_bytes_per_write),
+        object_bytes: held(u.object_bytes_per_write),
+    }
+}

@@ -1,0 +1,34 @@
+//! One builder per report section, in reading order: each appends its sections to
+//! the document from the [`SectionContext`], reading nothing else and computing only
+//! what it shows.
+
+mod checklist;
+mod claims;
+mod cost;
+mod decision;
+mod growth;
+mod lag;
+mod latency;
+mod prices;
+mod round_trips;
+mod storage;
+
+use super::ReportError;
+use super::document::{Section, SectionContext};
+
+/// A section builder.
+pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
+
+/// Every section, in the order the report shows them.
+pub(super) const ALL: [Builder; 10] = [
+    claims::claims,
+    latency::latency,
+    storage::storage,
+    growth::growth,
+    round_trips::round_trips,
+    cost::cost,
+    decision::decision,
+    lag::lag,
+    checklist::checklist,
+    prices::prices,
+];
