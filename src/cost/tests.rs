@@ -143,7 +143,7 @@ fn unpriced_and_unmeasured_lines_carry_no_number() {
     let db = p
         .lines
         .iter()
-        .find(|l| l.component == "PostgreSQL compute")
+        .find(|l| l.component == Component::PostgresCompute)
         .unwrap();
     assert!(db.cost.is_none() && db.missing.as_deref().unwrap().starts_with("not measured"));
 }
@@ -151,7 +151,7 @@ fn unpriced_and_unmeasured_lines_carry_no_number() {
 fn compute_line(p: &Projection) -> &CostLine {
     p.lines
         .iter()
-        .find(|l| l.component == "PostgreSQL compute")
+        .find(|l| l.component == Component::PostgresCompute)
         .unwrap()
 }
 

@@ -5,12 +5,18 @@
 //! the verdict would flip.
 
 mod checks;
+mod claims;
+mod context;
+mod criteria;
+mod latency;
+mod recommend;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use checks::{LatencyEstimate, evaluate};
+pub use checks::evaluate;
+pub use latency::LatencyEstimate;
 
 /// The document's own figures.
 #[derive(Debug, Clone, Serialize, Deserialize)]

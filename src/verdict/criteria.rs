@@ -1,0 +1,106 @@
+//! The go/no-go criteria's evaluators, one per [`Check`] a criterion can name.
+
+use super::context::{AFTER, Context, not_measured, users_text, verdict};
+use super::{Check, Criterion, CriterionKind, Outcome, Verdict};
+use crate::cost::Usd;
+
+/// Judges one go/no-go line with the evaluator its check names.
+pub(super) fn criterion(context: &Context, c: &Criterion) -> Verdict {
+    let id = match c.kind {
+        CriterionKind::Go => "GO",
+        CriterionKind::NoGo => "NO-GO",
+    };
+    let out = verdict(id, &c.text);
+    match c.check {
+        Check::Budget => budget(context, out),
+        Check::Risk => risk(context, out),
+        Check::ScaleGo => payback_horizon(context, out, true),
+        Check::ScaleNogo => payback_horizon(context, out, false),
+        _ => {
+            let mut out = not_measured(
+                out,
+                c.reason.as_deref().unwrap_or("not measured by a benchmark"),
+            );
+            out.value = "—".into();
+            out
+        }
+    }
+}
+
+/// The investment against the GO budget.
+fn budget(context: &Context, mut out: Verdict) -> Verdict {
+    let d = &context.targets.document;
+    out.value = format!(
+        "investment {} vs budget {}: headroom {} ({:.1}%)",
+        Usd(d.investment_usd),
+        Usd(d.budget_usd),
+        Usd(d.budget_usd - d.investment_usd),
+        (d.budget_usd - d.investment_usd) / d.investment_usd * 100.0
+    );
+    out.target = format!("investment ≤ {}", Usd(d.budget_usd));
+    out.outcome = Outcome::judge(d.investment_usd <= d.budget_usd);
+    out.reason = "the threshold is consistent with the document's own investment; whether the money exists is the approver's fact".into();
+    out.sensitivity = format!(
+        "an overrun above {:.1}% breaks a {} budget",
+        (d.budget_usd / d.investment_usd - 1.0) * 100.0,
+        Usd(d.budget_usd)
+    );
+    out
+}
+
+/// Migration risk: what this run can contribute, judged by a person.
+fn risk(context: &Context, mut out: Verdict) -> Verdict {
+    let week = context
+        .totals(context.reference_users())
+        .map(|(a, b)| Usd((a.0 + b.0) * 7.0 / context.cost.model.assumptions.days_per_month));
+    let errors: u64 = context
+        .results
+        .systems
+        .get(AFTER)
+        .map_or(0, |s| s.ops.values().map(|o| o.errors).sum());
+    out.value = format!(
+        "V0.3 errors in this run: {errors}; one week of dual-write (both systems) at {}: {}",
+        users_text(context.reference_users() as f64),
+        week.map_or("not projected".into(), |w| w.to_string())
+    );
+    out.target = "medium risk, rollback by dual-write for 1 week".into();
+    out.outcome = Outcome::NotMeasurable;
+    out.reason = "risk appetite and downtime tolerance are the approver's; the figures above are what this run can contribute".into();
+    out
+}
+
+/// Payback at the GO scale (within 6 months) or the NO-GO scale (beyond 24 months).
+fn payback_horizon(context: &Context, mut out: Verdict, go: bool) -> Verdict {
+    let d = &context.targets.document;
+    let users = if go { d.scale_from_users } else { 1_000 };
+    let Some(ret) = context.returns_at(users) else {
+        return not_measured(out, "no projection for both systems");
+    };
+    let p = ret.payback_months;
+    out.estimate = true;
+    out.value = format!(
+        "at {}: savings {} per month, payback {}",
+        users_text(users as f64),
+        ret.monthly_savings,
+        p.map_or("never".into(), |p| format!("{p:.1} months"))
+    );
+    let horizon = if go { 6.0 } else { 24.0 };
+    if go {
+        out.target = "the change pays back within 6 months at 10K users".into();
+        out.outcome = Outcome::judge(p.is_some_and(|p| p <= horizon));
+    } else {
+        out.target = "below 1K users the change does not pay back (> 24 months)".into();
+        out.outcome = Outcome::judge(p.is_none_or(|p| p > horizon));
+    }
+    out.reason =
+        "payback = investment / projected monthly savings of the primary deployments".into();
+    out.sensitivity = match context.users_flip(&|r| r.payback_months.is_some_and(|p| p <= horizon))
+    {
+        Some(u) => format!(
+            "payback falls under {horizon} months from {}",
+            users_text(u)
+        ),
+        None => format!("payback stays above {horizon} months at every user count up to 100M"),
+    };
+    out
+}

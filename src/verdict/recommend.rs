@@ -1,0 +1,186 @@
+//! The harness's recommendation (option and technical decisions) and the approval
+//! checklist filled with evidence.
+
+use super::context::{AFTER, BEFORE, Context, system, users_text};
+use super::{ChecklistItem, Outcome, Recommendation, Verdict};
+use crate::cost::Usd;
+use crate::results::SystemResults;
+
+/// The approval checklist, each item with the evidence this run has for it.
+pub(super) fn checklist(
+    context: &Context,
+    claims: &[Verdict],
+    rec: &Recommendation,
+) -> Vec<ChecklistItem> {
+    let d = &context.targets.document;
+    let count = |o: Outcome| claims.iter().filter(|c| c.outcome == o).count();
+    let find = |id: &str| claims.iter().find(|c| c.id == id);
+    let ret = context.returns_at(context.reference_users());
+    let week = context
+        .totals(context.reference_users())
+        .map(|(a, b)| Usd((a.0 + b.0) * 7.0 / context.cost.model.assumptions.days_per_month));
+    vec![
+        ChecklistItem {
+            item: format!("Budget: {} approved", Usd(d.investment_usd)),
+            evidence: format!(
+                "the breakdown sums to {} (the header says {}); projected payback at {}: {}",
+                Usd(d.investment_usd),
+                Usd(d.investment_header_usd),
+                users_text(context.reference_users() as f64),
+                ret.and_then(|r| r.payback_months)
+                    .map_or("never".into(), |p| format!("{p:.1} months"))
+            ),
+            supported: None,
+        },
+        ChecklistItem {
+            item: "Timeline: 3 weeks acceptable".into(),
+            evidence: "not measured here".into(),
+            supported: None,
+        },
+        ChecklistItem {
+            item: "Technical Decisions: Reviewed and agreed".into(),
+            evidence: rec.notes.join("; "),
+            supported: None,
+        },
+        ChecklistItem {
+            item: "Migration Plan: Understood and approved".into(),
+            evidence: format!(
+                "reference V0.3 ran the same op sequence as V0.2 with {} errors; the migration itself is not exercised here",
+                context.results.systems.get(AFTER).map_or(0, |s| s
+                    .ops
+                    .values()
+                    .map(|o| o.errors)
+                    .sum::<u64>())
+            ),
+            supported: None,
+        },
+        ChecklistItem {
+            item: "Success Criteria: Clear and measurable".into(),
+            evidence: format!(
+                "{} of {} claims measurable here: {} confirmed, {} refuted; {} not measurable",
+                claims.len() - count(Outcome::NotMeasurable),
+                claims.len(),
+                count(Outcome::Confirmed),
+                count(Outcome::Refuted),
+                count(Outcome::NotMeasurable)
+            ),
+            // Clear and measurable: at least three in four claims have a measured verdict,
+            // whichever way it went.
+            supported: Some(count(Outcome::NotMeasurable) * 4 <= claims.len()),
+        },
+        ChecklistItem {
+            item: "Rollback Plan: Defined (keep dual-write for 1 week)".into(),
+            evidence: format!(
+                "one week of both systems at {} costs about {}{}",
+                users_text(context.reference_users() as f64),
+                week.map_or("(not projected)".into(), |w| w.to_string()),
+                find("latency").map_or(String::new(), |l| format!(
+                    "; latency during dual-write adds V0.3's write path ({})",
+                    l.value
+                ))
+            ),
+            supported: None,
+        },
+    ]
+}
+
+/// Option A, B or C, and the technical decisions, from the claims and the projection.
+pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation {
+    let outcome = |id: &str| claims.iter().find(|c| c.id == id).map(|c| c.outcome);
+    let ret = context.returns_at(context.reference_users());
+    let payback = ret.and_then(|r| r.payback_months);
+    let refuted: Vec<&str> = claims
+        .iter()
+        .filter(|c| c.outcome == Outcome::Refuted)
+        .map(|c| c.id.as_str())
+        .collect();
+    let (option, why) = match payback {
+        Some(p) if p <= 12.0 && refuted.is_empty() => (
+            'A',
+            format!("every measurable claim holds and the change pays back in {p:.1} months"),
+        ),
+        Some(p) if p <= 24.0 => (
+            'B',
+            format!(
+                "V0.3 pays back in {p:.1} months at {}, but these claims did not hold: {} — take it in steps and re-measure",
+                users_text(context.reference_users() as f64),
+                refuted.join(", ")
+            ),
+        ),
+        Some(p) => (
+            'C',
+            format!(
+                "payback of {p:.0} months at {} does not justify the change now",
+                users_text(context.reference_users() as f64)
+            ),
+        ),
+        None => (
+            'C',
+            format!(
+                "V0.3 saves nothing at {} on this model",
+                users_text(context.reference_users() as f64)
+            ),
+        ),
+    };
+    let mut notes = Vec::new();
+    let (a, b) = (
+        system(context.results, BEFORE),
+        system(context.results, AFTER),
+    );
+    // The largest event table measured: the growth probe's last point, else the run.
+    let act = |s: Option<&SystemResults>| {
+        let s = s?;
+        s.event_growth
+            .as_ref()
+            .and_then(|g| g.last())
+            .map(|p| p.p50_ms)
+            .or_else(|| s.ops.get("activity").map(|o| o.latency_us.p50 as f64 / 1e3))
+    };
+    let event_db = match (act(a), act(b), outcome("time-series")) {
+        (_, _, Some(Outcome::Confirmed)) => "TimescaleDB",
+        (Some(pa), Some(pb), _) if pa < pb => {
+            notes.push(format!("events: the plain table answered the time-window query faster at the largest event table measured ({pa:.2} vs {pb:.2} ms p50) — keep PostgreSQL for events until a measurement says otherwise"));
+            "Keep PostgreSQL"
+        }
+        _ => {
+            notes.push("events: the hypertable was not slower at this size; EventStoreDB is unpriced and unmeasured".into());
+            "TimescaleDB"
+        }
+    };
+    let cost_of = |id: &str| {
+        context
+            .cost
+            .at(id, context.reference_users())
+            .map(|p| p.total)
+    };
+    let storage = match (cost_of("v03-neon-r2"), cost_of("v03-neon-s3")) {
+        (Some(r2), Some(s3)) => {
+            notes.push(format!(
+                "storage: V0.3 costs {r2}/month on R2 vs {s3} on S3 at {}",
+                users_text(context.reference_users() as f64)
+            ));
+            if r2.0 <= s3.0 {
+                "R2 Storage"
+            } else {
+                "S3 Storage"
+            }
+        }
+        _ => "R2 Storage",
+    };
+    let search = |s: Option<&SystemResults>| {
+        s.and_then(|s| s.ops.get("search"))
+            .map(|o| o.latency_us.p50 as f64 / 1e3)
+    };
+    notes.push(format!(
+        "vectors: pgvector measured (search p50 {} ms); Qdrant not measured here and not publicly priced",
+        search(b).map_or("n/a".into(), |x| format!("{x:.2}"))
+    ));
+    Recommendation {
+        option,
+        why,
+        event_db,
+        storage,
+        vectors: "pgvector",
+        notes,
+    }
+}
