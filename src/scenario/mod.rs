@@ -3,6 +3,8 @@
 //! rejected; every error names the file, line, column and field, and what is allowed.
 
 mod model;
+mod raw;
+mod validate;
 
 use std::path::Path;
 
@@ -27,7 +29,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text; `path` is only used in messages.
 pub fn parse(src: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-    let raw: model::RawScenario =
+    let raw: raw::RawScenario =
         toml::from_str(src).map_err(|e| ScenarioError::toml(src, path, &e, "scenario"))?;
     let hash = {
         use sha2::{Digest, Sha256};
