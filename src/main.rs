@@ -306,28 +306,30 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             .map(drop)
         }
         Command::Merge { logs, json } => cli::merge::merge(&logs, json, out),
-        Command::Stores { command } => match command {
-            StoresCommand::Up {
-                stores,
+        Command::Stores { command } => stores(command, out).await,
+    }
+}
+
+async fn stores(command: StoresCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    match command {
+        StoresCommand::Up {
+            stores,
+            keep,
+            pg_port,
+            s3_port,
+            json,
+        } => {
+            let up = cli::stores::UpOptions {
                 keep,
                 pg_port,
                 s3_port,
-                json,
-            } => {
-                let up = cli::stores::UpOptions {
-                    keep,
-                    pg_port,
-                    s3_port,
-                };
-                cli::stores::up(&stores.choice(), &up, json, out).await
-            }
-            StoresCommand::Down { stores } => {
-                cli::stores::down(&stores.choice(), out).await.map(drop)
-            }
-            StoresCommand::Status { stores, json } => {
-                cli::stores::status(&stores.choice(), json, out).await
-            }
-        },
+            };
+            cli::stores::up(&stores.choice(), &up, json, out).await
+        }
+        StoresCommand::Down { stores } => cli::stores::down(&stores.choice(), out).await.map(drop),
+        StoresCommand::Status { stores, json } => {
+            cli::stores::status(&stores.choice(), json, out).await
+        }
     }
 }
 

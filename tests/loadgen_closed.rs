@@ -11,7 +11,7 @@ use archbench::arch::{OpKind, SystemUnderTest};
 use archbench::loadgen::executor::run_closed;
 use archbench::loadgen::plan::Planner;
 use archbench::loadgen::record::{Percentiles, Recorder};
-use archbench::scenario::{RunSettings, Workload};
+use archbench::scenario::RunSettings;
 use common::{one_user_space, timing_scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,5 +46,14 @@ async fn closed_model_keeps_concurrency_and_measures_service_time() {
     let lat = Percentiles::of(&get.latency);
     assert!(lat.p50 >= 5_000 && lat.p50 < 8_000, "{lat:?}");
     assert_eq!(get.latency.len(), get.service.len());
-    assert!(!matches!(scn.phases[0].workload, Workload::Closed { .. }));
+    // Closed model: a user's next op starts when its last one ends, so no op waits
+    // for its start — latency is service time, nothing is late, and every op issued
+    // was planned.
+    assert_eq!(lat, Percentiles::of(&get.service));
+    assert_eq!(get.late, 0);
+    assert!(
+        Percentiles::of(&get.schedule_lag).max <= 1,
+        "zero, to the histogram's resolution"
+    );
+    assert_eq!((out.planned, out.not_issued), (out.issued, 0));
 }

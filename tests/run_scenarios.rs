@@ -191,23 +191,38 @@ async fn a_synthetic_run_needs_no_stores_and_repeats_alternate() {
 
 #[test]
 fn ctrl_c_drains_and_writes_incomplete_results() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let scn = dir.path().join("long.toml");
-    std::fs::write(&scn, SYNTHETIC.replace("DURATION", "60s")).unwrap();
+    // A short first phase whose summary line says the run is under way, then a long one
+    // that the signal interrupts.
+    let long = format!(
+        "{}\n[[phase]]\nname = \"long\"\nmodel = \"open\"\nrate = 200\nduration = \"60s\"\n",
+        SYNTHETIC.replace("DURATION", "2s")
+    );
+    std::fs::write(&scn, long).unwrap();
     let out = dir.path().join("out");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_archbench"))
         .arg("run")
         .arg(&scn)
         .arg("--out")
         .arg(&out)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
-    // SAFETY: kill(2) on our own child.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first_phase = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("phase steady:"))
+        .expect("the first phase's line before the output ends");
+    assert!(first_phase.contains(" ops"), "{first_phase}");
+    // Keep reading so the child never blocks on a full pipe.
+    let drain = std::thread::spawn(move || lines.for_each(drop));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
+    drain.join().unwrap();
     assert_eq!(status.code(), Some(1), "an incomplete run must not exit 0");
     let r = Results::read(&out.join("results.json")).unwrap();
     assert!(!r.complete);

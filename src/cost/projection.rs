@@ -60,166 +60,14 @@ pub fn project(
     a: &Assumptions,
     prices: &dyn PriceSource,
 ) -> Result<Projection, ModelError> {
-    let mut lines = Vec::new();
-    let mut line =
-        |component: Component, id: &str, raw: Option<f64>, why: &str| -> Result<(), ModelError> {
-            let p = prices.price(id)?;
-            let unit = p
-                .unit
-                .map_or_else(|| "-".to_string(), |u: Unit| u.to_string());
-            let scale = p.unit.map_or(1.0, Unit::scale);
-            let (cost, missing) = match (raw, p.usd) {
-                (_, None) => (
-                    None,
-                    Some(
-                        p.unpriced
-                            .clone()
-                            .unwrap_or_else(|| "not publicly priced".into()),
-                    ),
-                ),
-                (None, _) => (None, Some(format!("not measured: {why}"))),
-                (Some(x), Some(_)) => (p.cost(x), None),
-            };
-            lines.push(CostLine {
-                component,
-                price_id: id.into(),
-                quantity: raw.map_or(0.0, |x| x / scale),
-                unit,
-                cost,
-                missing,
-            });
-            Ok(())
-        };
-    let hours = a.hours_per_month;
-    let no_db = "no pg_stat_statements time in the results";
-    let no_growth = "no storage growth in the results";
-    match d.postgres {
-        PostgresHost::NeonLaunch | PostgresHost::NeonScale => {
-            let id = if d.postgres == PostgresHost::NeonLaunch {
-                "neon.compute.launch"
-            } else {
-                "neon.compute.scale"
-            };
-            let cu_vcpu = prices.price(id)?.vcpu.unwrap_or(1.0);
-            let cu_hours = usage
-                .db_vcpu_needed
-                .map(|v| v.max(a.min_db_vcpu) / cu_vcpu * hours);
-            line(Component::PostgresCompute, id, cu_hours, no_db)?;
-            line(
-                Component::PostgresStorage,
-                "neon.storage",
-                usage.postgres_bytes,
-                no_growth,
-            )?;
-        }
-        PostgresHost::Tiger => {
-            let sizes = [
-                "tiger.compute.0_5cpu",
-                "tiger.compute.1cpu",
-                "tiger.compute.2cpu",
-                "tiger.compute.4cpu",
-                "tiger.compute.8cpu",
-            ];
-            match usage.db_vcpu_needed.map(|v| v.max(a.min_db_vcpu)) {
-                Some(v) => {
-                    // The smallest size that holds the peak; beyond the largest, nodes of it.
-                    let mut pick = None;
-                    for id in sizes {
-                        if prices.price(id)?.vcpu.unwrap_or(0.0) >= v {
-                            pick = Some((id, 1.0));
-                            break;
-                        }
-                    }
-                    let (id, nodes) = match pick {
-                        Some(p) => p,
-                        None => {
-                            let big = sizes[sizes.len() - 1];
-                            (big, (v / prices.price(big)?.vcpu.unwrap_or(8.0)).ceil())
-                        }
-                    };
-                    line(Component::PostgresCompute, id, Some(nodes * hours), "")?;
-                }
-                None => line(Component::PostgresCompute, sizes[0], None, no_db)?,
-            }
-            line(
-                Component::PostgresStorage,
-                "tiger.storage",
-                usage.postgres_bytes.map(|b| b * a.tiger_compression),
-                no_growth,
-            )?;
-        }
-    }
-    match d.objects {
-        ObjectHost::R2 => {
-            line(
-                Component::ObjectStorage,
-                "r2.storage",
-                usage.object_bytes,
-                no_growth,
-            )?;
-            line(
-                Component::ObjectWritesClassA,
-                "r2.class_a",
-                Some(usage.object_writes),
-                "",
-            )?;
-            line(
-                Component::ObjectReadsClassB,
-                "r2.class_b",
-                Some(usage.object_reads),
-                "",
-            )?;
-            line(
-                Component::ObjectEgress,
-                "r2.egress",
-                usage.egress_bytes,
-                "no body size",
-            )?;
-        }
-        ObjectHost::S3 => {
-            line(
-                Component::ObjectStorage,
-                "s3.storage",
-                usage.object_bytes,
-                no_growth,
-            )?;
-            line(
-                Component::ObjectWritesPut,
-                "s3.put",
-                Some(usage.object_writes),
-                "",
-            )?;
-            line(
-                Component::ObjectReadsGet,
-                "s3.get",
-                Some(usage.object_reads),
-                "",
-            )?;
-            line(
-                Component::ObjectEgress,
-                "s3.egress",
-                usage.egress_bytes,
-                "no body size",
-            )?;
-        }
-    }
-    match d.workflows {
-        WorkflowPlan::InngestPro => {
-            line(Component::InngestPlan, "inngest.pro.base", Some(1.0), "")?;
-            line(
-                Component::InngestExecutions,
-                "inngest.pro.overage",
-                usage.executions,
-                "no writes in the results",
-            )?;
-        }
-    }
-    if d.vectors == VectorHost::Qdrant {
-        line(Component::VectorSearchQdrant, "qdrant.cloud", None, "")?;
-    }
-    if d.events == EventHost::Kurrent {
-        line(Component::EventStoreKurrent, "kurrent.cloud", None, "")?;
-    }
+    let mut bill = Bill {
+        prices,
+        lines: Vec::new(),
+    };
+    postgres_lines(&mut bill, d, usage, a)?;
+    object_lines(&mut bill, d, usage)?;
+    workflow_lines(&mut bill, d, usage)?;
+    let lines = bill.lines;
     let total = lines
         .iter()
         .filter_map(|l| l.cost)
@@ -234,6 +82,203 @@ pub fn project(
         total,
         fully_priced,
     })
+}
+
+/// Why a line has no number when its usage is absent.
+const NO_DB: &str = "no pg_stat_statements time in the results";
+const NO_GROWTH: &str = "no storage growth in the results";
+
+/// A bill being written, line by line.
+struct Bill<'a> {
+    prices: &'a dyn PriceSource,
+    lines: Vec<CostLine>,
+}
+
+impl Bill<'_> {
+    /// Adds a line: `raw` usage in base units priced by catalogue line `id`, or no cost
+    /// when the price or the usage is missing (`why` says what was not measured).
+    fn line(
+        &mut self,
+        component: Component,
+        id: &str,
+        raw: Option<f64>,
+        why: &str,
+    ) -> Result<(), ModelError> {
+        let p = self.prices.price(id)?;
+        let unit = p
+            .unit
+            .map_or_else(|| "-".to_string(), |u: Unit| u.to_string());
+        let scale = p.unit.map_or(1.0, Unit::scale);
+        let (cost, missing) = match (raw, p.usd) {
+            (_, None) => (
+                None,
+                Some(
+                    p.unpriced
+                        .clone()
+                        .unwrap_or_else(|| "not publicly priced".into()),
+                ),
+            ),
+            (None, _) => (None, Some(format!("not measured: {why}"))),
+            (Some(x), Some(_)) => (p.cost(x), None),
+        };
+        self.lines.push(CostLine {
+            component,
+            price_id: id.into(),
+            quantity: raw.map_or(0.0, |x| x / scale),
+            unit,
+            cost,
+            missing,
+        });
+        Ok(())
+    }
+}
+
+fn postgres_lines(
+    bill: &mut Bill,
+    d: &Deployment,
+    usage: &MonthlyUsage,
+    a: &Assumptions,
+) -> Result<(), ModelError> {
+    let hours = a.hours_per_month;
+    match d.postgres {
+        PostgresHost::NeonLaunch | PostgresHost::NeonScale => {
+            let id = if d.postgres == PostgresHost::NeonLaunch {
+                "neon.compute.launch"
+            } else {
+                "neon.compute.scale"
+            };
+            let cu_vcpu = bill.prices.price(id)?.vcpu.unwrap_or(1.0);
+            let cu_hours = usage
+                .db_vcpu_needed
+                .map(|v| v.max(a.min_db_vcpu) / cu_vcpu * hours);
+            bill.line(Component::PostgresCompute, id, cu_hours, NO_DB)?;
+            bill.line(
+                Component::PostgresStorage,
+                "neon.storage",
+                usage.postgres_bytes,
+                NO_GROWTH,
+            )?;
+        }
+        PostgresHost::Tiger => {
+            let sizes = [
+                "tiger.compute.0_5cpu",
+                "tiger.compute.1cpu",
+                "tiger.compute.2cpu",
+                "tiger.compute.4cpu",
+                "tiger.compute.8cpu",
+            ];
+            match usage.db_vcpu_needed.map(|v| v.max(a.min_db_vcpu)) {
+                Some(v) => {
+                    // The smallest size that holds the peak; beyond the largest, nodes of it.
+                    let mut size = None;
+                    for id in sizes {
+                        if bill.prices.price(id)?.vcpu.unwrap_or(0.0) >= v {
+                            size = Some((id, 1.0));
+                            break;
+                        }
+                    }
+                    let (id, nodes) = match size {
+                        Some(p) => p,
+                        None => {
+                            let big = sizes[sizes.len() - 1];
+                            (
+                                big,
+                                (v / bill.prices.price(big)?.vcpu.unwrap_or(8.0)).ceil(),
+                            )
+                        }
+                    };
+                    bill.line(Component::PostgresCompute, id, Some(nodes * hours), "")?;
+                }
+                None => bill.line(Component::PostgresCompute, sizes[0], None, NO_DB)?,
+            }
+            bill.line(
+                Component::PostgresStorage,
+                "tiger.storage",
+                usage.postgres_bytes.map(|b| b * a.tiger_compression),
+                NO_GROWTH,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn object_lines(bill: &mut Bill, d: &Deployment, usage: &MonthlyUsage) -> Result<(), ModelError> {
+    match d.objects {
+        ObjectHost::R2 => {
+            bill.line(
+                Component::ObjectStorage,
+                "r2.storage",
+                usage.object_bytes,
+                NO_GROWTH,
+            )?;
+            bill.line(
+                Component::ObjectWritesClassA,
+                "r2.class_a",
+                Some(usage.object_writes),
+                "",
+            )?;
+            bill.line(
+                Component::ObjectReadsClassB,
+                "r2.class_b",
+                Some(usage.object_reads),
+                "",
+            )?;
+            bill.line(
+                Component::ObjectEgress,
+                "r2.egress",
+                usage.egress_bytes,
+                "no body size",
+            )?;
+        }
+        ObjectHost::S3 => {
+            bill.line(
+                Component::ObjectStorage,
+                "s3.storage",
+                usage.object_bytes,
+                NO_GROWTH,
+            )?;
+            bill.line(
+                Component::ObjectWritesPut,
+                "s3.put",
+                Some(usage.object_writes),
+                "",
+            )?;
+            bill.line(
+                Component::ObjectReadsGet,
+                "s3.get",
+                Some(usage.object_reads),
+                "",
+            )?;
+            bill.line(
+                Component::ObjectEgress,
+                "s3.egress",
+                usage.egress_bytes,
+                "no body size",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn workflow_lines(bill: &mut Bill, d: &Deployment, usage: &MonthlyUsage) -> Result<(), ModelError> {
+    match d.workflows {
+        WorkflowPlan::InngestPro => {
+            bill.line(Component::InngestPlan, "inngest.pro.base", Some(1.0), "")?;
+            bill.line(
+                Component::InngestExecutions,
+                "inngest.pro.overage",
+                usage.executions,
+                "no writes in the results",
+            )?;
+        }
+    }
+    if d.vectors == VectorHost::Qdrant {
+        bill.line(Component::VectorSearchQdrant, "qdrant.cloud", None, "")?;
+    }
+    if d.events == EventHost::Kurrent {
+        bill.line(Component::EventStoreKurrent, "kurrent.cloud", None, "")?;
+    }
+    Ok(())
 }
 
 /// Every deployment at every tier, for one results file.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 pub use output::{junit, markdown};
 
-use crate::results::{Percentiles, Results, SystemResults};
+use crate::results::{OpResults, Percentiles, Results, SystemResults};
 use crate::scenario::{GATE_PERCENTILES, GateConfig};
 
 /// Bad gate input: exit code 2.
@@ -189,13 +189,8 @@ pub fn compare(
     cname: &str,
     o: &GateOverrides,
 ) -> Result<GateReport, GateError> {
-    let err = |file: &str, field: String, message: String| GateError {
-        file: file.into(),
-        field,
-        message,
-    };
     if b.scenario.name != c.scenario.name || b.scenario.seed != c.scenario.seed {
-        return Err(err(
+        return Err(gate_error(
             cname,
             "scenario".into(),
             format!(
@@ -204,6 +199,74 @@ pub fn compare(
             ),
         ));
     }
+    let config = settings(c, cname, o)?;
+    let reps = (fewest_repetitions(b), fewest_repetitions(c));
+    let statistical = reps.0 >= 2 && reps.1 >= 2;
+    let mut comparisons = Vec::new();
+    for (sys, bs) in &b.systems {
+        let cs = c.systems.get(sys).ok_or_else(|| {
+            gate_error(
+                cname,
+                format!("systems.{sys}"),
+                "missing: the baseline has this system".into(),
+            )
+        })?;
+        for (op, bo) in &bs.ops {
+            let co = cs.ops.get(op).ok_or_else(|| {
+                gate_error(
+                    cname,
+                    format!("systems.{sys}.ops.{op}"),
+                    "missing: the baseline has this op".into(),
+                )
+            })?;
+            let pair = OpPair {
+                system: sys,
+                op,
+                baseline: (bs, bo),
+                current: (cs, co),
+                statistical,
+            };
+            for pct in &config.percentiles {
+                comparisons.push(compare_op(&pair, pct, &config));
+            }
+        }
+    }
+    let method_note = if statistical {
+        format!(
+            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated",
+            reps.0, reps.1, config.alpha
+        )
+    } else {
+        "no repetitions on both sides (run with --repeat N): falling back to a percentage threshold on the aggregate values".into()
+    };
+    let blocked = (!c.complete).then(|| {
+        format!(
+            "{cname} is marked incomplete ({}); an incomplete run never passes",
+            c.notes.join("; ")
+        )
+    });
+    Ok(GateReport {
+        baseline: bname.into(),
+        current: cname.into(),
+        config,
+        repetitions: reps,
+        method_note,
+        comparisons,
+        blocked,
+    })
+}
+
+fn gate_error(file: &str, field: String, message: String) -> GateError {
+    GateError {
+        file: file.into(),
+        field,
+        message,
+    }
+}
+
+/// The current file's `[gate]` with the command line's overrides, checked.
+fn settings(c: &Results, cname: &str, o: &GateOverrides) -> Result<GateConfig, GateError> {
+    let err = gate_error;
     let mut config = c.scenario.gate.clone();
     if let Some(p) = &o.percentiles {
         config.percentiles = p.clone();
@@ -243,127 +306,94 @@ pub fn compare(
             ),
         ));
     }
-    let reps = (
-        b.systems
-            .values()
-            .map(|s| s.repetitions.len())
-            .min()
-            .unwrap_or(0),
-        c.systems
-            .values()
-            .map(|s| s.repetitions.len())
-            .min()
-            .unwrap_or(0),
-    );
-    let statistical = reps.0 >= 2 && reps.1 >= 2;
-    let mut comparisons = Vec::new();
-    for (sys, bs) in &b.systems {
-        let cs = c.systems.get(sys).ok_or_else(|| {
-            err(
-                cname,
-                format!("systems.{sys}"),
-                "missing: the baseline has this system".into(),
-            )
-        })?;
-        for (op, bo) in &bs.ops {
-            let co = cs.ops.get(op).ok_or_else(|| {
-                err(
-                    cname,
-                    format!("systems.{sys}.ops.{op}"),
-                    "missing: the baseline has this op".into(),
-                )
-            })?;
-            for pct in &config.percentiles {
-                let threshold = config
-                    .thresholds
-                    .get(&format!("{op}.{pct}"))
-                    .or_else(|| config.thresholds.get(op))
-                    .copied()
-                    .unwrap_or(config.threshold_pct);
-                let (bv, cv) = (series(bs, op, pct), series(cs, op, pct));
-                // The smallest sample count behind any value compared.
-                let counts = |r: &SystemResults, whole: u64| -> u64 {
-                    if statistical {
-                        r.repetitions
-                            .iter()
-                            .filter_map(|rep| rep.get(op))
-                            .map(|x| x.count)
-                            .min()
-                            .unwrap_or(0)
-                    } else {
-                        whole
-                    }
-                };
-                let fewest = counts(bs, bo.count).min(counts(cs, co.count));
-                let estimable = fewest as f64 * tail_fraction(pct) >= MIN_TAIL_SAMPLES;
-                let (base, cur, p_value, method) = if statistical && bv.len() >= 2 && cv.len() >= 2
-                {
-                    (
-                        stats::median(&bv),
-                        stats::median(&cv),
-                        Some(stats::mann_whitney_greater(&bv, &cv)),
-                        Method::MannWhitney,
-                    )
-                } else {
-                    (
-                        percentile_value(&bo.latency_us, pct),
-                        percentile_value(&co.latency_us, pct),
-                        None,
-                        Method::Threshold,
-                    )
-                };
-                let change_pct = if base > 0.0 {
-                    (cur / base - 1.0) * 100.0
-                } else {
-                    0.0
-                };
-                let verdict = if !estimable {
-                    Verdict::TooFewSamples
-                } else if change_pct > threshold && p_value.is_none_or(|p| p < config.alpha) {
-                    Verdict::Regression
-                } else if change_pct < -threshold {
-                    Verdict::Improvement
-                } else {
-                    Verdict::Pass
-                };
-                comparisons.push(Comparison {
-                    system: sys.clone(),
-                    op: op.clone(),
-                    percentile: pct.clone(),
-                    baseline_us: base,
-                    current_us: cur,
-                    change_pct,
-                    threshold_pct: threshold,
-                    p_value,
-                    method,
-                    verdict,
-                });
-            }
+    Ok(config)
+}
+
+/// The fewest repetitions any system of `r` has.
+fn fewest_repetitions(r: &Results) -> usize {
+    r.systems
+        .values()
+        .map(|s| s.repetitions.len())
+        .min()
+        .unwrap_or(0)
+}
+
+/// One op of one system on both sides.
+struct OpPair<'a> {
+    system: &'a str,
+    op: &'a str,
+    baseline: (&'a SystemResults, &'a OpResults),
+    current: (&'a SystemResults, &'a OpResults),
+    statistical: bool,
+}
+
+/// Compares one percentile of one op.
+fn compare_op(pair: &OpPair, pct: &String, config: &GateConfig) -> Comparison {
+    let (op, statistical) = (pair.op, pair.statistical);
+    let ((bs, bo), (cs, co)) = (pair.baseline, pair.current);
+    let threshold = config
+        .thresholds
+        .get(&format!("{op}.{pct}"))
+        .or_else(|| config.thresholds.get(op))
+        .copied()
+        .unwrap_or(config.threshold_pct);
+    let (bv, cv) = (series(bs, op, pct), series(cs, op, pct));
+    // The smallest sample count behind any value compared.
+    let counts = |r: &SystemResults, whole: u64| -> u64 {
+        if statistical {
+            r.repetitions
+                .iter()
+                .filter_map(|rep| rep.get(op))
+                .map(|x| x.count)
+                .min()
+                .unwrap_or(0)
+        } else {
+            whole
         }
-    }
-    let method_note = if statistical {
-        format!(
-            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated",
-            reps.0, reps.1, config.alpha
+    };
+    let fewest = counts(bs, bo.count).min(counts(cs, co.count));
+    let estimable = fewest as f64 * tail_fraction(pct) >= MIN_TAIL_SAMPLES;
+    let (base, cur, p_value, method) = if statistical && bv.len() >= 2 && cv.len() >= 2 {
+        (
+            stats::median(&bv),
+            stats::median(&cv),
+            Some(stats::mann_whitney_greater(&bv, &cv)),
+            Method::MannWhitney,
         )
     } else {
-        "no repetitions on both sides (run with --repeat N): falling back to a percentage threshold on the aggregate values".into()
-    };
-    let blocked = (!c.complete).then(|| {
-        format!(
-            "{cname} is marked incomplete ({}); an incomplete run never passes",
-            c.notes.join("; ")
+        (
+            percentile_value(&bo.latency_us, pct),
+            percentile_value(&co.latency_us, pct),
+            None,
+            Method::Threshold,
         )
-    });
-    Ok(GateReport {
-        baseline: bname.into(),
-        current: cname.into(),
-        config,
-        repetitions: reps,
-        method_note,
-        comparisons,
-        blocked,
-    })
+    };
+    let change_pct = if base > 0.0 {
+        (cur / base - 1.0) * 100.0
+    } else {
+        0.0
+    };
+    let verdict = if !estimable {
+        Verdict::TooFewSamples
+    } else if change_pct > threshold && p_value.is_none_or(|p| p < config.alpha) {
+        Verdict::Regression
+    } else if change_pct < -threshold {
+        Verdict::Improvement
+    } else {
+        Verdict::Pass
+    };
+    Comparison {
+        system: pair.system.to_string(),
+        op: op.to_string(),
+        percentile: pct.clone(),
+        baseline_us: base,
+        current_us: cur,
+        change_pct,
+        threshold_pct: threshold,
+        p_value,
+        method,
+        verdict,
+    }
 }
 
 /// Proposes thresholds from an A/A pair: per op and percentile, twice the change the
