@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use archbench::results::Results;
 use archbench::run::{RunOptions, run};
