@@ -118,23 +118,23 @@ impl UnitUsage {
         let mut rr = BTreeMap::new();
         let (mut total_ops, mut writes) = (0u64, 0u64);
         for op in OpKind::ALL {
-            let Some(rt) = s.round_trips.get(op.name()) else {
+            let Some(round_trips) = s.round_trips.get(op.name()) else {
                 continue;
             };
-            total_ops += rt.ops;
+            total_ops += round_trips.ops;
             if WRITES.contains(&op) {
-                writes += rt.ops;
+                writes += round_trips.ops;
             }
-            if rt.ops == 0 {
+            if round_trips.ops == 0 {
                 continue;
             }
-            let n = rt.ops as f64;
-            let s3 = rt.request_path.get(&Store::S3).unwrap_or(&0)
-                + rt.background.get(&Store::S3).unwrap_or(&0);
-            w.insert(op, rt.s3_writes as f64 / n);
-            r.insert(op, s3.saturating_sub(rt.s3_writes) as f64 / n);
+            let n = round_trips.ops as f64;
+            let s3 = round_trips.request_path.get(&Store::S3).unwrap_or(&0)
+                + round_trips.background.get(&Store::S3).unwrap_or(&0);
+            w.insert(op, round_trips.s3_writes as f64 / n);
+            r.insert(op, s3.saturating_sub(round_trips.s3_writes) as f64 / n);
             // Request-path S3 trips of a read are GETs of the body for the caller.
-            let req = *rt.request_path.get(&Store::S3).unwrap_or(&0);
+            let req = *round_trips.request_path.get(&Store::S3).unwrap_or(&0);
             let req_reads = if WRITES.contains(&op) { 0 } else { req };
             rr.insert(op, req_reads as f64 / n);
         }

@@ -110,7 +110,7 @@ impl Default for OpRecord {
 pub type Intervals = BTreeMap<u64, BTreeMap<OpKind, Histogram<u64>>>;
 
 #[derive(Default)]
-struct Inner {
+struct Recorded {
     ops: BTreeMap<OpKind, OpRecord>,
     samples: Vec<ErrorSample>,
     intervals: Intervals,
@@ -118,7 +118,7 @@ struct Inner {
 
 /// Thread-safe recorder for one system and one repetition.
 pub struct Recorder {
-    inner: Mutex<Inner>,
+    recorded: Mutex<Recorded>,
     epoch: Instant,
     late_after: Duration,
     done: AtomicU64,
@@ -132,7 +132,7 @@ impl Recorder {
     /// A recorder whose interval clock starts now.
     pub fn new(late_after: Duration) -> Self {
         Self {
-            inner: Mutex::default(),
+            recorded: Mutex::default(),
             epoch: Instant::now(),
             late_after,
             done: AtomicU64::new(0),
@@ -154,7 +154,7 @@ impl Recorder {
         let lag = started.saturating_duration_since(intended);
         let second = done.saturating_duration_since(self.epoch).as_secs();
         self.done.fetch_add(1, Relaxed);
-        let mut g = self.inner.lock().expect("recorder lock");
+        let mut g = self.recorded.lock().expect("recorder lock");
         let r = g.ops.entry(op).or_default();
         r.latency.saturating_record(latency);
         r.service.saturating_record(service);
@@ -191,7 +191,7 @@ impl Recorder {
 
     /// p99 latency so far over all ops, µs.
     pub fn p99_so_far(&self) -> u64 {
-        let g = self.inner.lock().expect("recorder lock");
+        let g = self.recorded.lock().expect("recorder lock");
         let mut all = histogram();
         for r in g.ops.values() {
             let _ = all.add(&r.latency);
@@ -205,7 +205,7 @@ impl Recorder {
 
     /// Everything recorded.
     pub fn snapshot(&self) -> (BTreeMap<OpKind, OpRecord>, Vec<ErrorSample>, Intervals) {
-        let g = self.inner.lock().expect("recorder lock");
+        let g = self.recorded.lock().expect("recorder lock");
         (g.ops.clone(), g.samples.clone(), g.intervals.clone())
     }
 }

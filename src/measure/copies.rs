@@ -55,9 +55,59 @@ pub async fn measure(
         markers.insert(m.to_string(), id);
     }
     let marker_list: Vec<String> = markers.keys().cloned().collect();
-    let mut found: BTreeMap<EntityId, BTreeSet<String>> = BTreeMap::new();
-    let mut holders = 0u64;
+    let mut found = Found::default();
+    scan_postgres(pool, loc.schema, &markers, &marker_list, &mut found).await?;
+    scan_objects(s3, bucket, loc.prefix, &markers, &marker_list, &mut found).await?;
+    let per_item: Vec<usize> = markers
+        .values()
+        .map(|id| found.places.get(id).map_or(0, |s| s.len()))
+        .collect();
+    let mut places: BTreeMap<String, usize> = BTreeMap::new();
+    for set in found.places.values() {
+        for p in set {
+            *places.entry(p.clone()).or_insert(0) += 1;
+        }
+    }
+    Ok(CopiesReport {
+        sampled: per_item.len(),
+        copies_per_item: if per_item.is_empty() {
+            0.0
+        } else {
+            per_item.iter().sum::<usize>() as f64 / per_item.len() as f64
+        },
+        min: per_item.iter().copied().min().unwrap_or(0),
+        max: per_item.iter().copied().max().unwrap_or(0),
+        places,
+        holders: found.holders,
+    })
+}
 
+/// Where each sampled entity's body was found, and how many holders in all.
+#[derive(Default)]
+struct Found {
+    places: BTreeMap<EntityId, BTreeSet<String>>,
+    holders: u64,
+}
+
+impl Found {
+    fn add(&mut self, entity: EntityId, place: &str, holders: u64) {
+        self.holders += holders;
+        self.places
+            .entry(entity)
+            .or_default()
+            .insert(place.to_string());
+    }
+}
+
+/// Every text, JSON and bytea column of the schema's tables.
+async fn scan_postgres(
+    pool: &PgPool,
+    schema: &str,
+    markers: &BTreeMap<String, EntityId>,
+    marker_list: &[String],
+    found: &mut Found,
+) -> Result<(), ArchError> {
+    let op = OpKind::Get;
     let columns: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.table_name::text, c.column_name::text
            FROM information_schema.columns c
@@ -66,7 +116,7 @@ pub async fn measure(
             AND c.data_type IN ('text', 'jsonb', 'json', 'character varying', 'character', 'bytea')
           ORDER BY 1, 2",
     )
-    .bind(loc.schema)
+    .bind(schema)
     .fetch_all(pool)
     .await
     .map_err(ArchError::pg(op))?;
@@ -77,26 +127,38 @@ pub async fn measure(
             "SELECT m, count(DISTINCT t.ctid) FROM {}.{} AS t,
                     LATERAL (SELECT (regexp_matches(t.{}::text, 'abm-[0-9a-f]{{16}}', 'g'))[1] AS m) x
               WHERE m = ANY($1) GROUP BY m",
-            quote_ident(loc.schema),
+            quote_ident(schema),
             quote_ident(&table),
             quote_ident(&column)
         );
         let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&marker_list)
+            .bind(marker_list)
             .fetch_all(pool)
             .await
             .map_err(ArchError::pg(op))?;
-        let place = format!("postgres:{}.{table}.{column}", loc.schema);
+        let place = format!("postgres:{}.{table}.{column}", schema);
         for (m, n) in rows {
-            holders += n as u64;
-            found.entry(markers[&m]).or_default().insert(place.clone());
+            found.add(markers[&m], &place, n as u64);
         }
     }
 
-    // Every object is read (the body could be anywhere in it), 32 at a time.
-    let keys = crate::arch::list_objects(s3, bucket, loc.prefix, op).await?;
+    Ok(())
+}
+
+/// Every object under the prefix, read whole (the body could be anywhere in it), 32 at
+/// a time.
+async fn scan_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    markers: &BTreeMap<String, EntityId>,
+    marker_list: &[String],
+    found: &mut Found,
+) -> Result<(), ArchError> {
+    let op = OpKind::Get;
+    let keys = crate::arch::list_objects(s3, bucket, prefix, op).await?;
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
-    let markers_arc = std::sync::Arc::new(marker_list.clone());
+    let markers_arc = std::sync::Arc::new(marker_list.to_vec());
     let mut tasks = tokio::task::JoinSet::new();
     for (key, _) in keys {
         let permit = slots.clone().acquire_owned().await.expect("never closed");
@@ -121,31 +183,9 @@ pub async fn measure(
             key.splitn(3, '/').take(2).collect::<Vec<_>>().join("/")
         );
         for m in hits {
-            holders += 1;
-            found.entry(markers[&m]).or_default().insert(place.clone());
+            found.add(markers[&m], &place, 1);
         }
     }
 
-    let per_item: Vec<usize> = markers
-        .values()
-        .map(|id| found.get(id).map_or(0, |s| s.len()))
-        .collect();
-    let mut places: BTreeMap<String, usize> = BTreeMap::new();
-    for set in found.values() {
-        for p in set {
-            *places.entry(p.clone()).or_insert(0) += 1;
-        }
-    }
-    Ok(CopiesReport {
-        sampled: per_item.len(),
-        copies_per_item: if per_item.is_empty() {
-            0.0
-        } else {
-            per_item.iter().sum::<usize>() as f64 / per_item.len() as f64
-        },
-        min: per_item.iter().copied().min().unwrap_or(0),
-        max: per_item.iter().copied().max().unwrap_or(0),
-        places,
-        holders,
-    })
+    Ok(())
 }

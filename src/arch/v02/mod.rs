@@ -415,9 +415,59 @@ impl Harness for V02 {
 
     fn locations(&self) -> Locations {
         Locations {
-            schema: "v02",
+            schema: V02_NAME, // the schema is named after the system
             prefix: "v02/",
         }
+    }
+}
+
+impl Steps {
+    /// The blocks projector's write: idempotent and order-proof, an older version
+    /// never overwrites a newer one.
+    async fn write_blocks(
+        &self,
+        req: &StepRequest,
+        op: OpKind,
+        id: Uuid,
+        version: i32,
+    ) -> Result<serde_json::Value, String> {
+        let pg = |e: sqlx::Error| e.to_string();
+        let blocks: Vec<String> = serde_json::from_value(
+            req.previous
+                .get("split-blocks")
+                .and_then(|v| v.get("blocks"))
+                .cloned()
+                .ok_or("split-blocks output missing")?,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut tx = self.pool.begin().await.map_err(pg)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text))")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg)?;
+        let have: Option<i32> =
+            sqlx::query_scalar("SELECT max(version) FROM v02.content_blocks WHERE entity_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(pg)?;
+        let mut trips = 5;
+        if have.is_none_or(|h| h < version) {
+            sqlx::query("DELETE FROM v02.content_blocks WHERE entity_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(pg)?;
+            let idx: Vec<i32> = (0..blocks.len() as i32).collect();
+            sqlx::query("INSERT INTO v02.content_blocks (entity_id, version, idx, block) SELECT $1, $2, i, b FROM unnest($3::int[], $4::text[]) AS t(i, b)")
+                .bind(id).bind(version).bind(&idx).bind(&blocks)
+                .execute(&mut *tx).await.map_err(pg)?;
+            trips += 2;
+        }
+        tx.commit().await.map_err(pg)?;
+        self.round_trips.add_background(op, Store::Postgres, trips);
+        Ok(json!({ "blocks": blocks.len() }))
     }
 }
 
@@ -441,44 +491,7 @@ impl StepHandler for Steps {
                 Ok(json!({ "blocks": common::split_blocks(body) }))
             }
             ("v02-project-blocks", "write-blocks") => {
-                let blocks: Vec<String> = serde_json::from_value(
-                    req.previous
-                        .get("split-blocks")
-                        .and_then(|v| v.get("blocks"))
-                        .cloned()
-                        .ok_or("split-blocks output missing")?,
-                )
-                .map_err(|e| e.to_string())?;
-                // Idempotent and order-proof: an older version never overwrites a newer one.
-                let mut tx = self.pool.begin().await.map_err(pg)?;
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text))")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(pg)?;
-                let have: Option<i32> = sqlx::query_scalar(
-                    "SELECT max(version) FROM v02.content_blocks WHERE entity_id = $1",
-                )
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(pg)?;
-                let mut trips = 5;
-                if have.is_none_or(|h| h < version) {
-                    sqlx::query("DELETE FROM v02.content_blocks WHERE entity_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(pg)?;
-                    let idx: Vec<i32> = (0..blocks.len() as i32).collect();
-                    sqlx::query("INSERT INTO v02.content_blocks (entity_id, version, idx, block) SELECT $1, $2, i, b FROM unnest($3::int[], $4::text[]) AS t(i, b)")
-                        .bind(id).bind(version).bind(&idx).bind(&blocks)
-                        .execute(&mut *tx).await.map_err(pg)?;
-                    trips += 2;
-                }
-                tx.commit().await.map_err(pg)?;
-                self.round_trips.add_background(op, Store::Postgres, trips);
-                Ok(json!({ "blocks": blocks.len() }))
+                self.write_blocks(&req, op, id, version).await
             }
             ("v02-project-read-model", "write-read-model") => {
                 sqlx::query(

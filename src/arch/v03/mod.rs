@@ -433,7 +433,7 @@ impl Harness for V03 {
 
     fn locations(&self) -> Locations {
         Locations {
-            schema: "v03",
+            schema: V03_NAME, // the schema is named after the system
             prefix: "v03/",
         }
     }

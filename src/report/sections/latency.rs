@@ -58,12 +58,12 @@ pub(super) fn latency(
         .latency_estimate
         .iter()
         .map(|e| {
-            let rt = |r: [f64; 3]| format!("{:.1} PG + {:.1} S3 + {:.1} HTTP", r[0], r[1], r[2]);
+            let trips = |r: [f64; 3]| format!("{:.1} PG + {:.1} S3 + {:.1} HTTP", r[0], r[1], r[2]);
             vec![
                 e.op.clone(),
                 format!("{:.1}%", e.weight * 100.0),
-                rt(e.round_trips[0]),
-                rt(e.round_trips[1]),
+                trips(e.round_trips[0]),
+                trips(e.round_trips[1]),
                 format!("{:.2} → {:.2}", e.measured_ms[0], e.measured_ms[1]),
                 format!("{:.1} → {:.1}", e.estimate_ms[0], e.estimate_ms[1]),
             ]

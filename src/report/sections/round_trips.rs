@@ -13,18 +13,18 @@ pub(super) fn round_trips(
     let mut rows = Vec::new();
     for (_, l, s) in &systems {
         for op in OpKind::ALL {
-            if let Some(rt) = s.round_trips.get(op.name()) {
+            if let Some(round_trips) = s.round_trips.get(op.name()) {
                 rows.push(vec![
                     l.to_string(),
                     op.name().into(),
-                    rt.ops.to_string(),
-                    format!("{:.2}", rt.per_op(Store::Postgres)),
-                    format!("{:.2}", rt.per_op(Store::S3)),
-                    format!("{:.2}", rt.per_op(Store::Http)),
+                    round_trips.ops.to_string(),
+                    format!("{:.2}", round_trips.per_op(Store::Postgres)),
+                    format!("{:.2}", round_trips.per_op(Store::S3)),
+                    format!("{:.2}", round_trips.per_op(Store::Http)),
                     format!(
                         "{:.2} PG + {:.2} S3",
-                        rt.background_per_op(Store::Postgres),
-                        rt.background_per_op(Store::S3)
+                        round_trips.background_per_op(Store::Postgres),
+                        round_trips.background_per_op(Store::S3)
                     ),
                 ]);
             }

@@ -78,12 +78,49 @@ pub async fn start(
     let sock = base.join("socket");
     make_dir(&data, 0o700, owner)?;
     make_dir(&sock, 0o700, owner)?;
-    let initdb_log = base.join("initdb.log");
     let server_log = base.join("postgres.log");
     let password = Secret::generate(32);
 
-    // initdb reads the superuser password from a file only its user can read; it is
-    // removed right after.
+    init_cluster(bins, &base, &data, owner, &password).await?;
+    let port = ports.pick_or_require("PostgreSQL", opts.local.pg_port)?;
+    let mut process = spawn_server(bins, &data, &sock, port, opts, &server_log, owner)?;
+    let admin = PostgresEndpoint::from_url(format!(
+        "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/postgres?sslmode=disable",
+        password.expose()
+    ));
+    let pool = wait_ready(&mut process, &admin, &server_log, port, opts.ready_timeout).await?;
+    let create = format!("CREATE DATABASE \"{}\"", opts.database.replace('"', "\"\""));
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&pool)
+        .await
+        .map_err(|e| StoreError::Postgres {
+            url: admin.display_url.clone(),
+            context: format!("creating database {}", opts.database),
+            source: e,
+        })?;
+    pool.close().await;
+
+    let endpoint = PostgresEndpoint::from_url(format!(
+        "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/{}?sslmode=disable",
+        password.expose(),
+        opts.database
+    ));
+    let pool = health::connect(&endpoint, 2).await?;
+    health::ensure_extensions(&pool, &endpoint.display_url).await?;
+    pool.close().await;
+    Ok(LocalPostgres { process, endpoint })
+}
+
+/// `initdb` with a superuser password read from a file only its user can read,
+/// removed right after.
+async fn init_cluster(
+    bins: &LocalBinaries,
+    base: &Path,
+    data: &Path,
+    owner: Option<RunAs>,
+    password: &Secret,
+) -> Result<(), StoreError> {
+    let initdb_log = base.join("initdb.log");
     let pwfile = base.join("pwfile");
     std::fs::write(&pwfile, format!("{}\n", password.expose()))
         .map_err(StoreError::io("writing pwfile"))?;
@@ -96,7 +133,7 @@ pub async fn start(
     let mut initdb = Command::new(bins.pg_bindir.join("initdb"));
     initdb
         .arg("-D")
-        .arg(&data)
+        .arg(data)
         .args([
             "-U",
             SUPERUSER,
@@ -119,14 +156,26 @@ pub async fn start(
         });
     }
 
-    let port = ports.pick_or_require("PostgreSQL", opts.local.pg_port)?;
+    Ok(())
+}
+
+/// Starts `postgres` on `port` with archbench's settings and the caller's.
+fn spawn_server(
+    bins: &LocalBinaries,
+    data: &Path,
+    sock: &Path,
+    port: u16,
+    opts: &ProvisionOptions,
+    server_log: &Path,
+    owner: Option<RunAs>,
+) -> Result<OwnedProcess, StoreError> {
     let mut cmd = Command::new(bins.pg_bindir.join("postgres"));
     cmd.arg("-D")
-        .arg(&data)
+        .arg(data)
         .arg("-p")
         .arg(port.to_string())
         .arg("-k")
-        .arg(&sock);
+        .arg(sock);
     let mut settings: Vec<(String, String)> = vec![
         ("listen_addresses".into(), "127.0.0.1".into()),
         (
@@ -144,16 +193,22 @@ pub async fn start(
     for (k, v) in &settings {
         cmd.arg("-c").arg(format!("{k}={v}"));
     }
-    let mut process = OwnedProcess::spawn("PostgreSQL", cmd, &server_log, owner, libc::SIGINT)?;
+    OwnedProcess::spawn("PostgreSQL", cmd, server_log, owner, libc::SIGINT)
+}
 
-    let admin = PostgresEndpoint::from_url(format!(
-        "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/postgres?sslmode=disable",
-        password.expose()
-    ));
-    let deadline = Instant::now() + opts.ready_timeout;
+/// Waits until the server accepts connections; a server that exits first is reported
+/// with its log (a taken port as such).
+async fn wait_ready(
+    process: &mut OwnedProcess,
+    admin: &PostgresEndpoint,
+    server_log: &Path,
+    port: u16,
+    timeout: Duration,
+) -> Result<sqlx::PgPool, StoreError> {
+    let deadline = Instant::now() + timeout;
     let pool = loop {
         if let Some(exit) = process.exited() {
-            let tail = log_tail(&server_log, 20);
+            let tail = log_tail(server_log, 20);
             if tail.contains("could not bind") || tail.contains("Address already in use") {
                 return Err(StoreError::PortTaken {
                     store: "PostgreSQL".into(),
@@ -162,45 +217,23 @@ pub async fn start(
             }
             return Err(StoreError::PostgresStart {
                 reason: exit,
-                log: server_log,
+                log: server_log.to_path_buf(),
                 log_tail: tail,
             });
         }
-        match health::connect(&admin, 2).await {
+        match health::connect(admin, 2).await {
             Ok(pool) => break pool,
             Err(e) if Instant::now() >= deadline => {
                 return Err(StoreError::PostgresStart {
-                    reason: format!(
-                        "not accepting connections after {:?}: {e}",
-                        opts.ready_timeout
-                    ),
-                    log_tail: log_tail(&server_log, 20),
-                    log: server_log,
+                    reason: format!("not accepting connections after {:?}: {e}", timeout),
+                    log_tail: log_tail(server_log, 20),
+                    log: server_log.to_path_buf(),
                 });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
-    let create = format!("CREATE DATABASE \"{}\"", opts.database.replace('"', "\"\""));
-    sqlx::query(sqlx::AssertSqlSafe(create))
-        .execute(&pool)
-        .await
-        .map_err(|e| StoreError::Postgres {
-            url: admin.display_url.clone(),
-            context: format!("creating database {}", opts.database),
-            source: e,
-        })?;
-    pool.close().await;
-
-    let endpoint = PostgresEndpoint::from_url(format!(
-        "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/{}?sslmode=disable",
-        password.expose(),
-        opts.database
-    ));
-    let pool = health::connect(&endpoint, 2).await?;
-    health::ensure_extensions(&pool, &endpoint.display_url).await?;
-    pool.close().await;
-    Ok(LocalPostgres { process, endpoint })
+    Ok(pool)
 }
 
 async fn wait_exit(mut proc: OwnedProcess, limit: Duration) -> Result<(), String> {
