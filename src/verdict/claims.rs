@@ -3,7 +3,6 @@
 use super::context::{AFTER, BEFORE, Context, not_measured, pct, system, users_text, verdict};
 use super::latency::{LatencyEstimate, latency_estimates};
 use super::{Check, Outcome, Verdict, flip_point};
-use crate::cost::decision::returns;
 use crate::cost::{Assumptions, ComponentGroup, Usd};
 use crate::results::{FootprintResults, GrowthPoint, SystemResults};
 
@@ -402,11 +401,7 @@ fn scale(context: &Context, mut out: Verdict) -> Verdict {
 /// ROI at the reference tier against the document's.
 fn roi(context: &Context, mut out: Verdict) -> Verdict {
     let d = &context.targets.document;
-    let doc = returns(
-        Usd(d.investment_usd),
-        Usd(d.current_monthly_usd),
-        Usd(d.proposed_monthly_usd),
-    );
+    let doc = d.own_returns();
     let Some(ret) = context.returns_at(context.reference_users()) else {
         return not_measured(out, "no projection for both systems");
     };
@@ -421,7 +416,12 @@ fn roi(context: &Context, mut out: Verdict) -> Verdict {
     out.target = format!("{}%", d.roi_pct);
     out.estimate = true;
     out.outcome = Outcome::judge(ret.roi_gross_pct.unwrap_or(f64::MIN) >= d.roi_pct);
-    out.reason = "annual savings / investment ($18,500); the document's 708% is the gross figure, net of the investment it is 608%".into();
+    out.reason = format!(
+        "annual savings / investment ({}); the document's {}% is the gross figure, net of the investment it is {:.0}%",
+        Usd(d.investment_usd),
+        d.roi_pct,
+        doc.roi_net_pct.unwrap_or(0.0)
+    );
     let target = d.roi_pct;
     out.sensitivity = match context.users_flip(&|r| r.roi_gross_pct.unwrap_or(f64::MIN) >= target) {
         Some(u) => format!("gross ROI reaches {target}% at {}", users_text(u)),
@@ -433,11 +433,7 @@ fn roi(context: &Context, mut out: Verdict) -> Verdict {
 /// Payback: the document's own arithmetic, and the projection.
 fn payback(context: &Context, mut out: Verdict) -> Verdict {
     let d = &context.targets.document;
-    let doc = returns(
-        Usd(d.investment_usd),
-        Usd(d.current_monthly_usd),
-        Usd(d.proposed_monthly_usd),
-    );
+    let doc = d.own_returns();
     let doc_p = doc.payback_months.unwrap_or(f64::INFINITY);
     let proj = context.returns_at(context.reference_users());
     out.value = format!(
@@ -456,12 +452,13 @@ fn payback(context: &Context, mut out: Verdict) -> Verdict {
         .is_some_and(|p| p <= d.payback_months);
     out.outcome = Outcome::judge(arithmetic_ok && proj_ok);
     out.reason = format!(
-        "{}; the document's 1.4 matches the header's {} ({:.2} months), not its own {} breakdown",
+        "{}; the document's {} matches the header's {} ({:.2} months), not its own {} breakdown",
         if arithmetic_ok {
             "the document's arithmetic holds"
         } else {
             "the document's arithmetic does not hold"
         },
+        d.payback_months,
         Usd(d.investment_header_usd),
         d.investment_header_usd / doc.monthly_savings.0,
         Usd(d.investment_usd)
@@ -490,6 +487,9 @@ fn investment(context: &Context, mut out: Verdict) -> Verdict {
     );
     out.target = "one investment figure".into();
     out.outcome = Outcome::judge((d.investment_usd - d.investment_header_usd).abs() < 1.0);
-    out.reason = "the document's figures disagree; this report uses the breakdown ($18,500), as the approval checklist does".into();
+    out.reason = format!(
+        "the document's figures disagree; this report uses the breakdown ({}), as the approval checklist does",
+        Usd(d.investment_usd)
+    );
     out
 }

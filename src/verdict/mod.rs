@@ -54,6 +54,19 @@ pub struct DocumentFigures {
     pub copies_after: f64,
 }
 
+impl DocumentFigures {
+    /// The document's own monthly figures through the decision arithmetic (savings,
+    /// ROI, payback on the breakdown's investment).
+    pub fn own_returns(&self) -> crate::cost::decision::Returns {
+        use crate::cost::Usd;
+        crate::cost::decision::returns(
+            Usd(self.investment_usd),
+            Usd(self.current_monthly_usd),
+            Usd(self.proposed_monthly_usd),
+        )
+    }
+}
+
 /// Which evaluator judges a claim or criterion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,7 +1,7 @@
 //! Decision arithmetic: savings, ROI and payback per tier and on the document's figures.
 
 use crate::cost::Usd;
-use crate::cost::decision::{Returns, returns};
+use crate::cost::decision::Returns;
 use crate::report::ReportError;
 use crate::report::document::{Block, Section, SectionContext, table};
 
@@ -24,11 +24,7 @@ pub(super) fn decision(
             row(users.to_string(), &r, payback)
         })
         .collect();
-    let own = returns(
-        investment,
-        Usd(document.current_monthly_usd),
-        Usd(document.proposed_monthly_usd),
-    );
+    let own = document.own_returns();
     let payback = own.payback_months.map_or("never".into(), |x| {
         format!("{x:.2} months (document says {})", document.payback_months)
     });
