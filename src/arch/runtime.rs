@@ -133,7 +133,12 @@ impl Runtime {
     }
 
     /// Sends an event to the emulator over HTTP (one round trip on the request path).
-    pub async fn emit(&self, op: OpKind, name: &str, data: serde_json::Value) -> OpResult<()> {
+    pub async fn send_event(
+        &self,
+        op: OpKind,
+        name: &str,
+        data: serde_json::Value,
+    ) -> OpResult<()> {
         self.clients.round_trips.add(op, Store::Http, 1);
         self.ingest
             .send(&Event {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Usd;
 use super::catalogue::{PriceSource, Unit};
-use super::component::Component;
+use super::component::{Component, ComponentGroup};
 use super::decision::{Returns, returns};
 use super::profiles::{
     Assumptions, CostModel, Deployment, EventHost, ModelError, ObjectHost, PostgresHost,
@@ -51,6 +51,17 @@ pub struct Projection {
     pub total: Usd,
     /// True when every line has a cost.
     pub fully_priced: bool,
+}
+
+impl Projection {
+    /// The priced lines of one chart group, summed.
+    pub fn cost_of_group(&self, group: ComponentGroup) -> Usd {
+        self.lines
+            .iter()
+            .filter(|l| l.component.group() == group)
+            .filter_map(|l| l.cost)
+            .fold(Usd(0.0), |a, b| a + b)
+    }
 }
 
 /// Prices `usage` for `d`.

@@ -224,3 +224,14 @@ pub struct StorageGrowth {
     /// Objects added.
     pub objects: i64,
 }
+
+impl StorageGrowth {
+    /// PostgreSQL and object bytes added per write (per one write when there were none).
+    pub fn per_write(&self) -> (f64, f64) {
+        let writes = self.writes.max(1) as f64;
+        (
+            self.postgres_bytes as f64 / writes,
+            self.object_bytes as f64 / writes,
+        )
+    }
+}

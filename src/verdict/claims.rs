@@ -197,13 +197,7 @@ fn inngest(context: &Context, mut out: Verdict) -> Verdict {
                     .cost
                     .at(&d.id, context.targets.document.scale_to_users)
             })
-            .map(|p| {
-                p.lines
-                    .iter()
-                    .filter(|l| l.component.group() == ComponentGroup::Inngest)
-                    .filter_map(|l| l.cost)
-                    .fold(Usd(0.0), |a, b| a + b)
-            })
+            .map(|p| p.cost_of_group(ComponentGroup::Inngest))
     };
     out.value = format!(
         "{ea:.1} → {eb:.1} executions per write ({:+.0}%)",

@@ -138,7 +138,7 @@ impl Operations for V02 {
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
         round_trips.add(op, Store::Postgres, 4);
-        self.runtime.emit(op, CREATED, data).await?;
+        self.runtime.send_event(op, CREATED, data).await?;
         round_trips.op_done(op);
         Ok(e.id)
     }
@@ -163,7 +163,7 @@ impl Operations for V02 {
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
         round_trips.add(op, Store::Postgres, 4);
-        self.runtime.emit(op, UPDATED, data).await?;
+        self.runtime.send_event(op, UPDATED, data).await?;
         round_trips.op_done(op);
         Ok(version)
     }

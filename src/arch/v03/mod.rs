@@ -138,7 +138,7 @@ impl Operations for V03 {
             .execute(&mut *tx).await.map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
         self.clients.round_trips.add(op, Store::Postgres, 5);
-        self.runtime.emit(op, CREATED, json!({ "id": e.id.0, "userId": e.user.0, "version": 1, "fileKey": key, "title": e.title })).await?;
+        self.runtime.send_event(op, CREATED, json!({ "id": e.id.0, "userId": e.user.0, "version": 1, "fileKey": key, "title": e.title })).await?;
         self.clients.round_trips.op_done(op);
         Ok(e.id)
     }
@@ -170,7 +170,7 @@ impl Operations for V03 {
             .map_err(ArchError::pg(op))?;
         tx.commit().await.map_err(ArchError::pg(op))?;
         round_trips.add(op, Store::Postgres, 5);
-        self.runtime.emit(op, UPDATED, json!({ "id": u.id.0, "userId": user, "version": version, "fileKey": key, "title": title })).await?;
+        self.runtime.send_event(op, UPDATED, json!({ "id": u.id.0, "userId": user, "version": version, "fileKey": key, "title": title })).await?;
         round_trips.op_done(op);
         Ok(version)
     }

@@ -1,7 +1,7 @@
 //! The monthly cost projection: behaviour, assumptions, unit usage, bills per tier,
 //! components, and a stacked chart per tier.
 
-use crate::cost::{ComponentGroup, CostReport, Deployment, Projection, Usd};
+use crate::cost::{ComponentGroup, CostReport, Deployment, Projection};
 use crate::report::ReportError;
 use crate::report::charts::{self, StackedBar};
 use crate::report::document::{Block, SYSTEMS, Section, SectionContext, Table, measured, table};
@@ -260,17 +260,7 @@ fn charts_per_tier(cost: &CostReport) -> Result<Vec<(String, String, String)>, R
             .zip(&bills)
             .map(|(d, p)| StackedBar {
                 label: d.id.clone(),
-                values: groups
-                    .iter()
-                    .map(|g| {
-                        p.lines
-                            .iter()
-                            .filter(|l| l.component.group() == *g)
-                            .filter_map(|l| l.cost)
-                            .fold(Usd(0.0), |a, b| a + b)
-                            .0
-                    })
-                    .collect(),
+                values: groups.iter().map(|g| p.cost_of_group(*g).0).collect(),
             })
             .collect::<Vec<_>>();
         let legend: Vec<String> = groups.iter().map(|g| g.label().to_string()).collect();

@@ -38,10 +38,11 @@ pub(super) fn storage(
                     .collect::<Vec<_>>()
                     .join(", "),
                 s.storage_growth.map_or("—".into(), |g| {
+                    let (postgres, objects) = g.per_write();
                     format!(
                         "{:.1} KB PG + {:.1} KB objects",
-                        g.postgres_bytes as f64 / g.writes.max(1) as f64 / 1e3,
-                        g.object_bytes as f64 / g.writes.max(1) as f64 / 1e3
+                        postgres / 1e3,
+                        objects / 1e3
                     )
                 }),
             ]);
