@@ -200,6 +200,48 @@ fn a_killed_owner_is_cleaned_up_by_down() {
 }
 
 #[test]
+fn status_names_a_stale_instance_without_waiting_and_new_stores_reap_it() {
+    let root = run_root();
+    let (mut child, info) = up(root.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = info["run_dir"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    // The dead instance is named with its size, not health-checked: status goes on to
+    // start temporary stores of its own, which remove the stale directory first.
+    let status = archbench()
+        .args(["stores", "status", "--stores", "local", "--run-root"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let named = stdout
+        .lines()
+        .find(|l| l.contains("stale store instance") && l.contains(&id))
+        .unwrap_or_else(|| panic!("stale instance {id} not named: {stdout}"));
+    assert!(
+        named.contains(" MB in ") && named.contains("stores down"),
+        "{named}"
+    );
+    assert!(stdout.contains("started for this check"), "{stdout}");
+    assert!(
+        leftovers(root.path()).is_empty(),
+        "{:?}",
+        leftovers(root.path())
+    );
+}
+
+#[test]
 fn exit_codes_distinguish_usage_from_environment() {
     let out = archbench()
         .args(["stores", "status", "--stores", "external"])

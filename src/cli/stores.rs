@@ -132,15 +132,25 @@ pub struct Stopped {
     pub outcome: StopOutcome,
 }
 
-/// `archbench stores down`: stops every instance recorded under the run root.
+/// `archbench stores down`: stops every instance recorded under the run root, and
+/// removes the directories of stale ones (whose owner was killed).
 pub async fn down(choice: &StoreChoice, out: &mut impl Write) -> anyhow::Result<Vec<Stopped>> {
     let opts = choice.provision_options();
     let root = run_root(&opts.local);
     let instances = registry::list(&root);
-    if instances.is_empty() {
+    let stale = registry::stale(&root);
+    if instances.is_empty() && stale.is_empty() {
         writeln!(out, "no running stores under {}", root.display())?;
     }
     let mut stopped = Vec::new();
+    for inst in stale {
+        registry::reap(&inst);
+        writeln!(out, "removed {}", inst.describe())?;
+        stopped.push(Stopped {
+            id: inst.id,
+            outcome: StopOutcome::Reaped,
+        });
+    }
     for inst in instances {
         let outcome = registry::stop(&inst, Duration::from_secs(30)).await;
         writeln!(
@@ -176,6 +186,15 @@ pub async fn status(choice: &StoreChoice, json: bool, out: &mut impl Write) -> a
     let resolved = resolve_mode(mode, opts).await?;
     let mut statuses = Vec::new();
     if resolved == StoreMode::Local {
+        // Named, never waited on: their servers are gone with their owner.
+        for stale in registry::stale(&run_root(&opts.local)) {
+            let line = format!("{}; `archbench stores down` removes it", stale.describe());
+            if json {
+                eprintln!("archbench: {line}");
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
         for inst in registry::list(&run_root(&opts.local)) {
             let endpoints = registry::endpoints_of(&inst)?;
             statuses.push(Status {

@@ -215,3 +215,16 @@ fn shipped_scenarios_are_valid() {
         "expected smoke, decision-doc and scale-sweep scenarios"
     );
 }
+
+#[test]
+fn two_phases_of_one_name_are_refused_at_the_second() {
+    let e = err(&replace("name = \"closed\"", "name = \"steady\""));
+    assert!(
+        e.contains("phase[2].name: `steady` is already the name of phase[1]"),
+        "{e}"
+    );
+    assert!(
+        e.contains("x.toml:37:1:"),
+        "the second phase's [[phase]] header: {e}"
+    );
+}

@@ -233,9 +233,21 @@ fn validate_phases(phases_raw: &Spanned<Vec<Spanned<RawPhase>>>) -> Result<Vec<P
     if phases_raw.get_ref().is_empty() {
         return Err(problem(phases_raw, "phase", "add at least one [[phase]]"));
     }
-    let mut phases = Vec::new();
+    let mut phases: Vec<Phase> = Vec::new();
     for (i, p) in phases_raw.get_ref().iter().enumerate() {
-        phases.push(validate_phase(i, p)?);
+        let phase = validate_phase(i, p)?;
+        // Progress lines and results name phases: two of one name cannot be told apart.
+        if let Some(first) = phases.iter().position(|q| q.name == phase.name) {
+            return Err(problem(
+                p,
+                format!("phase[{i}].name"),
+                format!(
+                    "`{}` is already the name of phase[{first}]; give each phase its own name",
+                    phase.name
+                ),
+            ));
+        }
+        phases.push(phase);
     }
     if !phases.iter().any(|p| p.record) {
         return Err(problem(

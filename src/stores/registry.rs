@@ -3,7 +3,9 @@
 //! run directories of a killed archbench can be cleaned.
 //!
 //! Each instance owns `<run root>/<id>/` holding its data, logs, `state.json` (no
-//! secret) and `env` (mode 600: the variables `--stores external` reads).
+//! secret) and `env` (mode 600: the variables `--stores external` reads). The id
+//! starts with the owner's pid, so that a directory whose owner was killed before it
+//! could record itself is still known as stale.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -98,6 +100,7 @@ impl Instance {
         if keep {
             let _ = std::fs::remove_file(self.dir.join("state.json"));
             let _ = std::fs::remove_file(self.dir.join("env"));
+            let _ = std::fs::write(self.dir.join(KEPT), "kept with --keep\n");
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -110,7 +113,98 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreErr
         .map_err(StoreError::io(format!("writing {}", path.display())))
 }
 
-/// Instances recorded under `root`, oldest first.
+/// Marks a run directory kept on purpose (`--keep`): never reaped as stale.
+const KEPT: &str = "KEPT";
+
+/// A run directory whose owning archbench is gone (killed by a signal or the OOM
+/// killer before it could clean up): servers it may have left and bytes on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaleInstance {
+    /// Instance id (the directory name).
+    pub id: String,
+    /// The directory.
+    pub dir: PathBuf,
+    /// The archbench process that owned it, no longer running.
+    pub owner_pid: u32,
+    /// Server processes it recorded (normally gone with their owner).
+    pub pids: Vec<u32>,
+    /// Bytes the directory holds.
+    pub bytes: u64,
+}
+
+impl StaleInstance {
+    /// One line for a person: which, whose, how large, and what removes it.
+    pub fn describe(&self) -> String {
+        format!(
+            "stale store instance {} (owner pid {} is gone), {:.1} MB in {}",
+            self.id,
+            self.owner_pid,
+            self.bytes as f64 / 1e6,
+            self.dir.display()
+        )
+    }
+}
+
+/// Run directories under `root` whose owner is gone, oldest first. Reads only the
+/// file system and the process table: it never waits on a store.
+pub fn stale(root: &Path) -> Vec<StaleInstance> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        if !dir.is_dir() || dir.join(KEPT).exists() {
+            continue;
+        }
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let state: Option<InstanceState> = std::fs::read(dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let owner = state
+            .as_ref()
+            .map(|s| s.owner_pid)
+            .or_else(|| id.split('-').next().and_then(|p| p.parse().ok()));
+        // A pid that is running again may be another process: kept, to be safe.
+        let Some(owner_pid) = owner.filter(|&p| !alive(p)) else {
+            continue;
+        };
+        found.push(StaleInstance {
+            pids: state.map(|s| s.pids).unwrap_or_default(),
+            bytes: size_on_disk(&dir),
+            owner_pid,
+            id,
+            dir,
+        });
+    }
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found
+}
+
+/// Stops whatever servers a stale instance left and removes its directory.
+pub fn reap(instance: &StaleInstance) {
+    for &pid in instance.pids.iter().filter(|&&p| alive(p)) {
+        signal(pid, libc::SIGKILL);
+    }
+    let _ = std::fs::remove_dir_all(&instance.dir);
+}
+
+/// Bytes of the regular files below `dir` (links not followed).
+fn size_on_disk(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => size_on_disk(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Live instances recorded under `root` (their owner still runs), oldest first.
 pub fn list(root: &Path) -> Vec<InstanceState> {
     let Ok(entries) = std::fs::read_dir(root) else {
         return Vec::new();
@@ -118,7 +212,8 @@ pub fn list(root: &Path) -> Vec<InstanceState> {
     let mut v: Vec<InstanceState> = entries
         .flatten()
         .filter_map(|e| std::fs::read(e.path().join("state.json")).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .filter_map(|b| serde_json::from_slice::<InstanceState>(&b).ok())
+        .filter(|s| alive(s.owner_pid))
         .collect();
     v.sort_by(|a, b| a.started_at.cmp(&b.started_at));
     v
@@ -204,6 +299,44 @@ mod tests {
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
+    /// A pid that ran and is gone.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn a_directory_whose_owner_is_gone_is_stale_and_reaped_others_are_not() {
+        let root = tempfile::tempdir().unwrap();
+        // Killed before it recorded itself: only the pid in its name tells the owner.
+        let dead = root.path().join(format!("{}-deadbeef", dead_pid()));
+        std::fs::create_dir_all(dead.join("postgres/data")).unwrap();
+        std::fs::write(dead.join("postgres/data/base"), vec![0u8; 4096]).unwrap();
+        // Ours, running: not stale.
+        let mut live = Instance::create(root.path(), StoreMode::Local).unwrap();
+        // Kept with --keep by an owner now gone: not stale either.
+        let kept = root.path().join(format!("{}-0000cafe", dead_pid()));
+        std::fs::create_dir_all(&kept).unwrap();
+        std::fs::write(kept.join(KEPT), "").unwrap();
+
+        let found = stale(root.path());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].dir, dead);
+        assert_eq!(found[0].bytes, 4096);
+        assert!(
+            found[0].describe().contains("is gone"),
+            "{}",
+            found[0].describe()
+        );
+        reap(&found[0]);
+        assert!(!dead.exists());
+        assert!(live.dir().exists() && kept.exists());
+        assert!(stale(root.path()).is_empty());
+        live.finish(false);
+    }
+
     #[test]
     fn finish_removes_the_directory_or_only_the_state_when_kept() {
         let root = tempfile::tempdir().unwrap();
@@ -219,5 +352,9 @@ mod tests {
         b.finish(true);
         assert!(b.dir().join("postgres.log").exists());
         assert!(!b.dir().join("state.json").exists());
+        assert!(
+            b.dir().join(KEPT).exists(),
+            "a kept directory is never reaped"
+        );
     }
 }

@@ -150,7 +150,13 @@ pub struct LocalProvisioner;
 impl StoreProvisioner for LocalProvisioner {
     async fn provision(&self, opts: &ProvisionOptions) -> Result<Stores, StoreError> {
         let bins = LocalBinaries::discover(&opts.local)?;
-        let instance = registry::Instance::create(&run_root(&opts.local), StoreMode::Local)?;
+        let root = run_root(&opts.local);
+        // What killed runs left behind would otherwise pile up (gigabytes each).
+        for stale in registry::stale(&root) {
+            registry::reap(&stale);
+            tracing::warn!("removed {}", stale.describe());
+        }
+        let instance = registry::Instance::create(&root, StoreMode::Local)?;
         let mut stores = LocalStores {
             instance,
             postgres: None,
