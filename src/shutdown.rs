@@ -15,10 +15,11 @@ pub async fn shutdown_signal() {
 
 /// Ctrl-C / SIGTERM / SIGHUP, listened for from the moment it is installed: a signal
 /// that arrives while no one is awaiting it is remembered, not lost (a fresh
-/// `ctrl_c()` future only sees signals delivered after it is first polled).
+/// `ctrl_c()` future only sees signals delivered after it is first polled). Signals
+/// are counted: the first asks for a clean stop, a second for an immediate one.
 #[derive(Clone)]
 pub struct ShutdownWatch {
-    fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     notify: std::sync::Arc<tokio::sync::Notify>,
     task: std::sync::Arc<tokio::task::JoinHandle<()>>,
 }
@@ -26,16 +27,18 @@ pub struct ShutdownWatch {
 impl ShutdownWatch {
     /// Starts listening now.
     pub fn install() -> Self {
-        let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let notify = std::sync::Arc::new(tokio::sync::Notify::new());
-        let (f, n) = (fired.clone(), notify.clone());
+        let (c, n) = (count.clone(), notify.clone());
         let task = tokio::spawn(async move {
-            shutdown_signal().await;
-            f.store(true, std::sync::atomic::Ordering::SeqCst);
-            n.notify_waiters();
+            loop {
+                shutdown_signal().await;
+                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                n.notify_waiters();
+            }
         });
         Self {
-            fired,
+            count,
             notify,
             task: std::sync::Arc::new(task),
         }
@@ -43,18 +46,45 @@ impl ShutdownWatch {
 
     /// Whether a signal has arrived.
     pub fn fired(&self) -> bool {
-        self.fired.load(std::sync::atomic::Ordering::SeqCst)
+        self.signals() > 0
+    }
+
+    /// Signals received so far.
+    pub fn signals(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Waits for a signal (returns at once if one arrived already).
     pub async fn wait(&self) {
-        let notified = self.notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
+        self.wait_for(1).await
+    }
+
+    /// Runs `work` unless a signal arrives first (or has arrived): `None` when it was
+    /// interrupted, and `work` is dropped where it stood.
+    pub async fn unless_signalled<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
         if self.fired() {
-            return;
+            return None;
         }
-        notified.await;
+        tokio::select! {
+            value = work => Some(value),
+            _ = self.wait() => None,
+        }
+    }
+
+    /// Waits until `n` signals have arrived in all.
+    pub async fn wait_for(&self, n: usize) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.signals() >= n {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

@@ -68,5 +68,5 @@ pub async fn run(
         results: summary.results_path.clone(),
         ..after.report
     };
-    super::report::write_report(inputs, &report_folder, out)
+    super::report::write_report_unless_interrupted(inputs, &report_folder, out).await
 }

@@ -46,6 +46,41 @@ pub struct Results {
     pub systems: BTreeMap<String, SystemResults>,
     /// Caveats a reader must know (e.g. the TimescaleDB edition measured).
     pub notes: Vec<String>,
+    /// The stage a Ctrl-C stopped the run in; absent when it ran to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_in: Option<RunStage>,
+}
+
+/// The stages of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStage {
+    /// Starting or connecting to the stores.
+    StartingStores,
+    /// Connecting the systems.
+    Connecting,
+    /// Seeding every system.
+    Seeding,
+    /// The load phases.
+    Phases,
+    /// Counters, storage, copies and lag from the stores.
+    Measuring,
+    /// The event-log growth probe.
+    GrowthProbe,
+}
+
+impl RunStage {
+    /// As results.json writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStage::StartingStores => "starting_stores",
+            RunStage::Connecting => "connecting",
+            RunStage::Seeding => "seeding",
+            RunStage::Phases => "phases",
+            RunStage::Measuring => "measuring",
+            RunStage::GrowthProbe => "growth_probe",
+        }
+    }
 }
 
 /// Scenario identity.

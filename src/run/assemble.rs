@@ -20,8 +20,6 @@ pub(super) struct RunFacts {
     pub started_at: DateTime<Utc>,
     /// Git revision read at the start.
     pub revision: Option<String>,
-    /// Whether Ctrl-C stopped it.
-    pub interrupted: bool,
 }
 
 /// Builds the results and writes `results.json` into the output folder.
@@ -41,12 +39,16 @@ pub(super) async fn assemble(
     for f in &options.faults {
         notes.push(format!("fault injected: {}", f.describe()));
     }
-    if facts.interrupted {
-        notes.push("interrupted: the results cover the ops that ran before the stop".into());
+    if let Some(stage) = measured.stopped_in {
+        notes.push(format!(
+            "interrupted in stage `{}`: the results cover the ops that ran before the stop",
+            stage.name()
+        ));
     }
     let results = Results {
         schema_version: SCHEMA_VERSION,
-        complete: measured.complete && !facts.interrupted,
+        complete: measured.complete && measured.stopped_in.is_none(),
+        stopped_in: measured.stopped_in,
         started_at: facts.started_at.to_rfc3339(),
         finished_at: Utc::now().to_rfc3339(),
         scenario: ScenarioInfo {

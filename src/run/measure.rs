@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,8 +18,11 @@ use crate::loadgen::plan::KeySpace;
 use crate::loadgen::record::{Recorder, histogram, write_interval_log};
 use crate::measure::dbtime::{self, DbTime};
 use crate::measure::{copies, growth, lag};
-use crate::results::{FootprintResults, LagReport, StorageGrowth, StoredBytes, SystemResults};
+use crate::results::{
+    FootprintResults, LagReport, RunStage, StorageGrowth, StoredBytes, SystemResults,
+};
 use crate::scenario::Scenario;
+use crate::shutdown::ShutdownWatch;
 use crate::stores::{Stores, health, s3};
 
 /// Database time and stored bytes of one system at one moment; either is `None` when
@@ -63,8 +65,10 @@ pub(super) struct MeasureInputs<'a> {
     pub folder: &'a Path,
     /// Start of the run, the interval logs' base time.
     pub started_at: chrono::DateTime<chrono::Utc>,
-    /// Set on Ctrl-C: the growth probe is skipped.
-    pub stop: &'a Arc<AtomicBool>,
+    /// Ctrl-C: what the stores are asked is given up, what is in memory is kept.
+    pub watch: &'a ShutdownWatch,
+    /// The stage an earlier Ctrl-C stopped the run in.
+    pub stopped_in: Option<RunStage>,
 }
 
 /// Every system's results, and what went wrong on the way.
@@ -75,6 +79,20 @@ pub(super) struct Measured {
     pub complete: bool,
     /// What failed, for the results' notes.
     pub notes: Vec<String>,
+    /// The stage a Ctrl-C stopped the run in.
+    pub stopped_in: Option<RunStage>,
+}
+
+impl Measured {
+    /// Nothing measured: the run stopped in `stage`, before any phase.
+    pub(super) fn stopped(stage: RunStage) -> Measured {
+        Measured {
+            systems: BTreeMap::new(),
+            complete: false,
+            notes: Vec::new(),
+            stopped_in: Some(stage),
+        }
+    }
 }
 
 /// Measures every system in turn.
@@ -88,17 +106,32 @@ pub(super) async fn measure_systems(
         systems: BTreeMap::new(),
         complete: true,
         notes: Vec::new(),
+        stopped_in: inputs.stopped_in,
     };
+    let watch = inputs.watch;
     for s in systems {
-        let _ = s.sut.settle(Duration::from_secs(120)).await;
+        // After a stop, only what is in memory: the recorders and the counters.
+        if measured.stopped_in.is_none() {
+            let settle = s.sut.settle(Duration::from_secs(120));
+            if watch.unless_signalled(settle).await.is_none() {
+                measured.stopped_in = Some(RunStage::Measuring);
+            }
+        }
         let recorders = records.recorders.remove(&s.name).unwrap_or_default();
         let mut results = summarise(&recorders);
         read_counters(s, &mut results);
-        if let Some(before) = records.before.get(&s.name) {
-            let after = UsageSnapshot::read(s, inputs.meter).await;
-            add_usage_since(&mut results, before, &after);
+        if let Some(before) = records.before.get(&s.name)
+            && measured.stopped_in.is_none()
+        {
+            let after = UsageSnapshot::read(s, inputs.meter);
+            match watch.unless_signalled(after).await {
+                Some(after) => add_usage_since(&mut results, before, &after),
+                None => measured.stopped_in = Some(RunStage::Measuring),
+            }
         }
-        if let Some(stores) = inputs.stores.filter(|_| s.uses_stores) {
+        if let Some(stores) = inputs.stores.filter(|_| s.uses_stores)
+            && measured.stopped_in.is_none()
+        {
             measure_in_stores(inputs, s, stores, &mut results, &mut measured, out).await?;
         }
         results.interval_log = Some(write_log(inputs, s, &recorders)?);
@@ -148,12 +181,17 @@ async fn measure_in_stores(
     measured: &mut Measured,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<()> {
-    match measure_stored(s, stores, inputs.space, inputs.scenario).await {
-        Ok((footprint, lag)) => {
+    let stored = measure_stored(s, stores, inputs.space, inputs.scenario);
+    match inputs.watch.unless_signalled(stored).await {
+        None => {
+            measured.stopped_in = Some(RunStage::Measuring);
+            return Ok(());
+        }
+        Some(Ok((footprint, lag))) => {
             results.footprint = Some(footprint);
             results.projection_lag_ms = Some(lag);
         }
-        Err(e) => {
+        Some(Err(e)) => {
             measured.complete = false;
             measured
                 .notes
@@ -161,11 +199,7 @@ async fn measure_in_stores(
         }
     }
     let scenario = inputs.scenario;
-    let Some(probe) = scenario
-        .growth
-        .as_ref()
-        .filter(|_| !inputs.stop.load(SeqCst))
-    else {
+    let Some(probe) = scenario.growth.as_ref() else {
         return Ok(());
     };
     writeln!(
@@ -179,8 +213,11 @@ async fn measure_in_stores(
         scenario.run.activity_window,
         scenario.seeding.history_days,
         probe,
-    )
-    .await;
+    );
+    let Some(points) = inputs.watch.unless_signalled(points).await else {
+        measured.stopped_in = Some(RunStage::GrowthProbe);
+        return Ok(());
+    };
     match points {
         Ok(points) => {
             for p in &points {

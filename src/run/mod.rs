@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 use crate::arch::SystemKind;
 use crate::arch::fault::FaultSpec;
-use crate::results::Results;
+use crate::results::{Results, RunStage};
 use crate::scenario::{self, Scenario};
-use crate::shutdown::{Interrupted, ShutdownWatch};
+use crate::shutdown::ShutdownWatch;
 use crate::stores::{self, ProvisionOptions, StoreMode, Stores};
 
 /// What to run.
@@ -120,49 +120,102 @@ async fn run_scenario(
     }
     let needs_stores = kinds.iter().any(|(_, k)| k.uses_stores());
     let watch = ShutdownWatch::install();
+    let started = Started::now();
     let stores = if needs_stores {
         writeln!(out, "starting stores ({})", options.stores)?;
-        Some(tokio::select! {
-            s = stores::provision(options.stores, &options.provision) => s?,
-            _ = watch.wait() => return Err(Interrupted.into()),
-        })
+        let provision = stores::provision(options.stores, &options.provision);
+        match watch.unless_signalled(provision).await {
+            Some(s) => Some(s?),
+            None => {
+                let measured = measure::Measured::stopped(RunStage::StartingStores);
+                return write_results(&options, &scenario, measured, None, started).await;
+            }
+        }
     } else {
         None
     };
-    let result = run_stages(&options, &scenario, kinds, stores.as_ref(), &watch, out).await;
+    // A second signal does not wait for the clean stop: the servers are killed and
+    // their directory removed at once.
+    let immediate = stores.as_ref().map(|s| {
+        let (pids, dir, watch) = (s.child_pids(), s.run_dir(), watch.clone());
+        tokio::spawn(async move {
+            watch.wait_for(2).await;
+            eprintln!("archbench: second interrupt — stopping the stores now");
+            stores::kill_now(&pids, dir.as_deref());
+            std::process::exit(130);
+        })
+    });
+    let result = run_stages(
+        &options,
+        &scenario,
+        kinds,
+        stores.as_ref(),
+        &watch,
+        started,
+        out,
+    )
+    .await;
     if let Some(s) = stores {
         s.shutdown().await?;
+    }
+    if let Some(task) = immediate {
+        task.abort();
     }
     result
 }
 
-/// The stages in order, with a watcher that turns Ctrl-C into a stop flag.
+/// When the run started, and the revision it runs.
+#[derive(Clone)]
+struct Started {
+    at: chrono::DateTime<chrono::Utc>,
+    revision: Option<String>,
+}
+
+impl Started {
+    fn now() -> Started {
+        Started {
+            at: chrono::Utc::now(),
+            // Read now: the tree may change while a long run goes on, the binary does not.
+            revision: assemble::git_revision(),
+        }
+    }
+}
+
+/// The stages in order. A first Ctrl-C stops the stage that runs, skips the slow ones
+/// after it, and still writes the results, marked incomplete with the stage.
 async fn run_stages(
     options: &RunOptions,
     scenario: &Scenario,
     kinds: Vec<(String, SystemKind)>,
     stores: Option<&Stores>,
     watch: &ShutdownWatch,
+    started: Started,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<RunSummary> {
-    let started_at = chrono::Utc::now();
-    // Read now: the tree may change while a long run goes on, the binary does not.
-    let revision = assemble::git_revision();
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (stop, watch) = (stop.clone(), watch.clone());
         tokio::spawn(async move {
             watch.wait().await;
             eprintln!(
-                "archbench: stopping — draining in-flight ops, results will be marked incomplete"
+                "archbench: stopping — results will be marked incomplete (Ctrl-C again stops at once)"
             );
             stop.store(true, SeqCst);
         })
     };
-    let connected = connect::connect(kinds, &options.faults, stores).await?;
+    let connect = connect::connect(kinds, &options.faults, stores);
+    let Some(connected) = watch.unless_signalled(connect).await.transpose()? else {
+        let measured = measure::Measured::stopped(RunStage::Connecting);
+        return write_results(options, scenario, measured, stores, started).await;
+    };
     let systems = &connected.systems;
     let meter = connected.meter.as_ref();
-    let space = seeding::seed_systems(systems, scenario, started_at, out).await?;
+    let seed = seeding::seed_systems(systems, scenario, started.at, out);
+    let Some(space) = watch.unless_signalled(seed).await.transpose()? else {
+        close(connected.meter).await;
+        let measured = measure::Measured::stopped(RunStage::Seeding);
+        return write_results(options, scenario, measured, stores, started).await;
+    };
     let phase_inputs = phases::PhaseInputs {
         scenario,
         space: space.clone(),
@@ -171,25 +224,38 @@ async fn run_stages(
         stop: &stop,
     };
     let records = phases::run_phases(&phase_inputs, systems, out).await?;
-    let interrupted = stop.load(SeqCst);
     let measure_inputs = measure::MeasureInputs {
         scenario,
         space: &space,
         stores,
         meter,
         folder: &options.out,
-        started_at,
-        stop: &stop,
+        started_at: started.at,
+        watch,
+        stopped_in: stop.load(SeqCst).then_some(RunStage::Phases),
     };
     let measured = measure::measure_systems(&measure_inputs, systems, records, out).await?;
     watcher.abort();
-    if let Some(m) = connected.meter {
+    close(connected.meter).await;
+    write_results(options, scenario, measured, stores, started).await
+}
+
+async fn close(meter: Option<sqlx::PgPool>) {
+    if let Some(m) = meter {
         m.close().await;
     }
+}
+
+async fn write_results(
+    options: &RunOptions,
+    scenario: &Scenario,
+    measured: measure::Measured,
+    stores: Option<&Stores>,
+    started: Started,
+) -> anyhow::Result<RunSummary> {
     let facts = assemble::RunFacts {
-        started_at,
-        revision,
-        interrupted,
+        started_at: started.at,
+        revision: started.revision,
     };
     let (results_path, results) =
         assemble::assemble(options, scenario, measured, stores, facts).await?;

@@ -220,6 +220,22 @@ impl Stores {
     }
 }
 
+/// Stops local servers at once (SIGKILL) and removes their run directory: for a second
+/// Ctrl-C, which does not wait for a graceful shutdown. Synchronous, so that it can
+/// run right before the process exits.
+pub fn kill_now(pids: &[u32], run_dir: Option<&std::path::Path>) {
+    for &pid in pids {
+        process::signal(pid, libc::SIGKILL);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while pids.iter().any(|&p| process::alive(p)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(dir) = run_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// The seam between "I need stores" and how they come to exist.
 pub trait StoreProvisioner {
     /// Starts (or connects to) the stores, waits until they answer, and makes sure the
