@@ -9,6 +9,7 @@ use archbench::arch::fault::FaultSpec;
 use archbench::cli::{self, StoreChoice};
 use archbench::gate::GateOverrides;
 use archbench::report::ReportInputs;
+use archbench::run::Limits;
 use archbench::stores::StoreMode;
 use clap::{Args, Parser, Subcommand};
 
@@ -51,6 +52,11 @@ enum Command {
         /// Do not write the approval report after the run.
         #[arg(long)]
         no_report: bool,
+        /// Print what the run would do and need (ops, disk, memory), then stop.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -191,6 +197,26 @@ impl StoreArgs {
     }
 }
 
+/// Resource ceilings of a run, beyond what the machine has.
+#[derive(Args)]
+struct LimitArgs {
+    /// Refuse a scenario whose estimated memory exceeds this (e.g. 4G).
+    #[arg(long, value_parser = cli::parse_size)]
+    max_memory: Option<u64>,
+    /// Refuse a scenario whose estimated disk for the stores exceeds this (e.g. 20G).
+    #[arg(long, value_parser = cli::parse_size)]
+    max_disk: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_memory: self.max_memory,
+            max_disk: self.max_disk,
+        }
+    }
+}
+
 /// Where the report's inputs live.
 #[derive(clap::Args)]
 struct ReportArgs {
@@ -231,13 +257,20 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             repeat,
             faults,
             no_report,
+            dry_run,
+            limits,
             report,
         } => {
-            let options =
-                stores
-                    .choice()
-                    .run_options(scenario, systems.as_deref(), folder, repeat, faults);
+            let options = stores.choice().run_options(
+                scenario,
+                systems.as_deref(),
+                folder,
+                repeat,
+                faults,
+                limits.limits(),
+            );
             let after = cli::run::AfterRun {
+                dry_run,
                 no_report,
                 report: report.inputs(PathBuf::new()),
             };
@@ -270,6 +303,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 folder,
                 repeat,
                 Vec::new(),
+                Limits::default(),
             );
             cli::gate::calibrate(options, &percentiles, out)
                 .await

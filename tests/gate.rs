@@ -57,6 +57,7 @@ async fn run_to(dir: &Path, name: &str, faults: Vec<FaultSpec>) -> PathBuf {
             out: out.clone(),
             repeat: 5,
             faults,
+            limits: Default::default(),
         },
         &mut Vec::new(),
     )

@@ -23,12 +23,13 @@ use common::{one_user_space, timing_scenario};
 async fn corrected_latency_matches_the_analytic_tail_and_service_time_hides_it() {
     let scn = timing_scenario();
     let mut planner = Planner::new(&scn, one_user_space(), 1);
-    let offsets = planner.schedule(&scn.phases[0].workload, scn.phases[0].duration);
-    assert_eq!(offsets.len(), 10_000);
-    let schedule: Vec<_> = offsets
-        .into_iter()
-        .map(|o| (o, planner.next_op()))
-        .collect();
+    let schedule = planner.schedule(&scn.phases[0].workload, scn.phases[0].duration);
+    assert_eq!(
+        planner
+            .schedule(&scn.phases[0].workload, scn.phases[0].duration)
+            .count(),
+        10_000
+    );
     let settings = RunSettings {
         max_in_flight: 1,
         ..RunSettings::default()
@@ -39,6 +40,7 @@ async fn corrected_latency_matches_the_analytic_tail_and_service_time_hides_it()
     let out = run_open(
         target,
         schedule,
+        || planner.next_op(),
         &settings,
         rec.clone(),
         &AtomicBool::new(false),

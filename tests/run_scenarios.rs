@@ -64,6 +64,7 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         out: out.path().to_path_buf(),
         repeat: 1,
         faults: Vec::new(),
+        limits: Default::default(),
     };
     let mut log = Vec::new();
     let summary = run(opts, &mut log).await.unwrap();
@@ -173,6 +174,7 @@ async fn a_synthetic_run_needs_no_stores_and_repeats_alternate() {
         out: dir.path().join("out"),
         repeat: 2,
         faults: Vec::new(),
+        limits: Default::default(),
     };
     let summary = run(opts, &mut Vec::new()).await.unwrap();
     assert_valid(&summary.results_path);
@@ -280,6 +282,7 @@ async fn a_sweep_runs_each_seed_size_into_its_own_directory() {
         out: out.clone(),
         repeat: 1,
         faults: Vec::new(),
+        limits: Default::default(),
     };
     run(opts, &mut Vec::new()).await.unwrap();
     let index: serde_json::Value =

@@ -15,7 +15,7 @@ pub use exit::{UsageError, error_message, exit_code};
 
 use crate::arch::fault::FaultSpec;
 use crate::arch::split_systems;
-use crate::run::RunOptions;
+use crate::run::{Limits, RunOptions};
 use crate::stores::{LocalOptions, ProvisionOptions, StoreMode};
 
 /// Where the stores come from, as the command line says.
@@ -47,6 +47,7 @@ impl StoreChoice {
         out: PathBuf,
         repeat: usize,
         faults: Vec<FaultSpec>,
+        limits: Limits,
     ) -> RunOptions {
         RunOptions {
             scenario,
@@ -56,6 +57,50 @@ impl StoreChoice {
             out,
             repeat,
             faults,
+            limits,
         }
+    }
+}
+
+/// Parses a size for `--max-memory` and `--max-disk`: bytes, or a number with K, M, G
+/// or T (powers of 1024), e.g. `4G`, `512M`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (number, scale) = match t.char_indices().last() {
+        Some((i, unit)) if unit.is_ascii_alphabetic() => {
+            let power = match unit.to_ascii_uppercase() {
+                'K' => 1,
+                'M' => 2,
+                'G' => 3,
+                'T' => 4,
+                _ => return Err(format!("`{text}`: the unit is one of K, M, G, T")),
+            };
+            (&t[..i], 1024u64.pow(power))
+        }
+        _ => (t, 1),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. 4G, 512M or 1000000"))?;
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!("`{text}`: a size is > 0"));
+    }
+    Ok((value * scale as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("1.5K"), Ok(1536));
+        assert!(parse_size("4X").unwrap_err().contains("K, M, G, T"));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_size("-1G").is_err());
     }
 }

@@ -7,9 +7,11 @@ use crate::report::ReportInputs;
 use crate::results::Results;
 use crate::run::RunOptions;
 
-/// What to do after the run.
+/// What to do around the run.
 #[derive(Debug, Clone)]
 pub struct AfterRun {
+    /// Print the estimate and stop before anything starts.
+    pub dry_run: bool,
     /// Skip the approval report.
     pub no_report: bool,
     /// The report's inputs; `results` is replaced by the run's results file.
@@ -31,6 +33,10 @@ pub async fn run(
     after: AfterRun,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<()> {
+    if after.dry_run {
+        writeln!(out, "{}", crate::run::estimate(&options)?)?;
+        return Ok(());
+    }
     let folder = options.out.clone();
     let summary = crate::run::run(options, out).await?;
     writeln!(

@@ -62,23 +62,28 @@ pub struct PhaseOutcome {
     pub not_issued: u64,
 }
 
-/// Runs an open-model schedule. Stops issuing when `stop` is set, then drains.
+/// Runs an open-model schedule: each op is made (`next_op`) when its intended start
+/// comes, so memory holds only the ops in flight. Stops issuing when `stop` is set,
+/// then drains.
 pub async fn run_open(
     target: Arc<dyn Operations>,
-    schedule: Vec<(Duration, PlannedOp)>,
+    schedule: impl Iterator<Item = Duration>,
+    mut next_op: impl FnMut() -> PlannedOp,
     settings: &RunSettings,
     recorder: Arc<Recorder>,
     stop: &AtomicBool,
 ) -> PhaseOutcome {
     let slots = Arc::new(Semaphore::new(settings.max_in_flight));
     let settings = Arc::new(settings.clone());
-    let planned = schedule.len() as u64;
+    let mut schedule = schedule.peekable();
     let mut issued = 0;
     let start = Instant::now();
-    for (offset, op) in schedule {
+    while let Some(&offset) = schedule.peek() {
         if stop.load(SeqCst) {
             break;
         }
+        schedule.next();
+        let op = next_op();
         let intended = start + offset;
         precise_sleep_until(intended).await;
         // Waiting for a slot delays the start, not the intended time: the wait is
@@ -94,15 +99,17 @@ pub async fn run_open(
             drop(permit);
         });
     }
+    // What a stop left unissued: offsets only, no op is made for them.
+    let not_issued = schedule.count() as u64;
     // Drain: every slot free means every op finished.
     let _all = slots
         .acquire_many(settings.max_in_flight as u32)
         .await
         .expect("never closed");
     PhaseOutcome {
-        planned,
+        planned: issued + not_issued,
         issued,
-        not_issued: planned - issued,
+        not_issued,
     }
 }
 

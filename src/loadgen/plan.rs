@@ -79,6 +79,7 @@ pub fn body_size_distribution(median: f64, p99: f64) -> LogNormal<f64> {
 /// Generates ops from a stream of the scenario's RNG.
 pub struct Planner {
     rng: StdRng,
+    seed: u64,
     kinds: Vec<OpKind>,
     mix: WeightedIndex<f64>,
     zipf: Option<Zipf<f64>>,
@@ -96,13 +97,13 @@ impl Planner {
         let n = space.entities.len().max(1) as f64;
         let zipf = (scenario.keys.kind == KeyDistributionKind::Zipf)
             .then(|| Zipf::new(n, scenario.keys.exponent).expect("validated exponent > 0"));
+        let seed = scenario
+            .rng_seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(stream);
         Self {
-            rng: StdRng::seed_from_u64(
-                scenario
-                    .rng_seed
-                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                    .wrapping_add(stream),
-            ),
+            rng: StdRng::seed_from_u64(seed),
+            seed,
             kinds,
             mix: WeightedIndex::new(weights).expect("validated: weights sum > 0"),
             zipf,
@@ -178,30 +179,59 @@ impl Planner {
         }
     }
 
-    /// Intended start offsets of an open-model phase.
-    pub fn schedule(&mut self, workload: &Workload, duration: Duration) -> Vec<Duration> {
-        let Workload::Open {
+    /// The intended start offsets of an open-model phase, generated as they are
+    /// consumed: memory does not grow with rate × duration. Poisson gaps come from a
+    /// stream of their own, so the op sequence does not depend on the arrival process.
+    /// A closed-model workload has no schedule.
+    pub fn schedule(&self, workload: &Workload, duration: Duration) -> Schedule {
+        let (rate, ramp_to, arrival) = match *workload {
+            Workload::Open {
+                rate,
+                ramp_to,
+                arrival,
+            } => (rate, ramp_to, arrival),
+            Workload::Closed { .. } => (1.0, 1.0, Arrival::Constant),
+        };
+        let total = match workload {
+            Workload::Open { .. } => duration.as_secs_f64(),
+            Workload::Closed { .. } => 0.0,
+        };
+        Schedule {
+            rng: StdRng::seed_from_u64(self.seed ^ 0xa771_7a15),
             rate,
             ramp_to,
             arrival,
-        } = *workload
-        else {
-            return Vec::new();
-        };
-        let total = duration.as_secs_f64();
-        let mut t = 0.0f64;
-        let mut out = Vec::new();
-        // The tolerance keeps float rounding from adding an op at the very end.
-        while t < total - 1e-9 {
-            out.push(Duration::from_secs_f64(t));
-            let r = rate + (ramp_to - rate) * (t / total);
-            let gap = match arrival {
-                Arrival::Constant => 1.0 / r,
-                Arrival::Poisson => Exp::new(r).expect("rate > 0").sample(&mut self.rng),
-            };
-            t += gap;
+            total,
+            t: 0.0,
         }
-        out
+    }
+}
+
+/// Intended start offsets of an open-model phase, in order (see [`Planner::schedule`]).
+pub struct Schedule {
+    rng: StdRng,
+    rate: f64,
+    ramp_to: f64,
+    arrival: Arrival,
+    total: f64,
+    t: f64,
+}
+
+impl Iterator for Schedule {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        // The tolerance keeps float rounding from adding an op at the very end.
+        if self.t >= self.total - 1e-9 {
+            return None;
+        }
+        let offset = Duration::from_secs_f64(self.t);
+        let r = self.rate + (self.ramp_to - self.rate) * (self.t / self.total);
+        self.t += match self.arrival {
+            Arrival::Constant => 1.0 / r,
+            Arrival::Poisson => Exp::new(r).expect("rate > 0").sample(&mut self.rng),
+        };
+        Some(offset)
     }
 }
 
@@ -284,34 +314,40 @@ duration = "10s"
     #[test]
     fn schedules_hit_the_rate_constant_ramped_and_poisson() {
         let s = scenario("");
-        let mut p = Planner::new(&s, space(), 3);
+        let p = Planner::new(&s, space(), 3);
         let d = Duration::from_secs(10);
-        let c = p.schedule(
-            &Workload::Open {
-                rate: 100.0,
-                ramp_to: 100.0,
-                arrival: Arrival::Constant,
-            },
-            d,
-        );
+        let c: Vec<Duration> = p
+            .schedule(
+                &Workload::Open {
+                    rate: 100.0,
+                    ramp_to: 100.0,
+                    arrival: Arrival::Constant,
+                },
+                d,
+            )
+            .collect();
         assert_eq!(c.len(), 1000);
-        let r = p.schedule(
-            &Workload::Open {
-                rate: 100.0,
-                ramp_to: 300.0,
-                arrival: Arrival::Constant,
-            },
-            d,
-        );
+        let r: Vec<Duration> = p
+            .schedule(
+                &Workload::Open {
+                    rate: 100.0,
+                    ramp_to: 300.0,
+                    arrival: Arrival::Constant,
+                },
+                d,
+            )
+            .collect();
         assert!((r.len() as f64 - 2000.0).abs() < 20.0, "{}", r.len());
-        let q = p.schedule(
-            &Workload::Open {
-                rate: 100.0,
-                ramp_to: 100.0,
-                arrival: Arrival::Poisson,
-            },
-            d,
-        );
+        let q: Vec<Duration> = p
+            .schedule(
+                &Workload::Open {
+                    rate: 100.0,
+                    ramp_to: 100.0,
+                    arrival: Arrival::Poisson,
+                },
+                d,
+            )
+            .collect();
         assert!((q.len() as f64 - 1000.0).abs() < 100.0, "{}", q.len());
         assert!(q.windows(2).all(|w| w[0] <= w[1]));
     }

@@ -94,15 +94,6 @@ pub async fn seed(
     path: SeedPath,
 ) -> Result<KeySpace, ArchError> {
     let s = &scenario.seeding;
-    let mut all = Vec::new();
-    for user in 0..s.users {
-        for index in 0..s.entities_per_user {
-            let (create, updates) = entity_writes(scenario, user, index, history_end);
-            all.push(SeedEntity { create, updates });
-        }
-    }
-    let entities: Vec<(UserId, EntityId)> =
-        all.iter().map(|e| (e.create.user, e.create.id)).collect();
     let bulk = path == SeedPath::Auto && target.bulk_seed_supported();
     // A bulk batch runs many PUTs at once: fewer batches in flight than op writers.
     let slots = Arc::new(tokio::sync::Semaphore::new(if bulk {
@@ -111,12 +102,24 @@ pub async fn seed(
         s.concurrency
     }));
     let mut tasks = tokio::task::JoinSet::new();
-    let batches: Vec<Vec<SeedEntity>> = if bulk {
-        all.chunks(BULK_BATCH).map(<[SeedEntity]>::to_vec).collect()
-    } else {
-        all.into_iter().map(|e| vec![e]).collect()
-    };
+    let batch_size = if bulk { BULK_BATCH } else { 1 };
+    // Entities are made batch by batch as slots free up: memory holds the batches in
+    // flight, never the whole seed.
+    let mut pairs = (0..s.users).flat_map(|user| (0..s.entities_per_user).map(move |i| (user, i)));
+    let mut entities: Vec<(UserId, EntityId)> = Vec::new();
+    let batches = std::iter::from_fn(|| {
+        let batch: Vec<SeedEntity> = pairs
+            .by_ref()
+            .take(batch_size)
+            .map(|(user, index)| {
+                let (create, updates) = entity_writes(scenario, user, index, history_end);
+                SeedEntity { create, updates }
+            })
+            .collect();
+        (!batch.is_empty()).then_some(batch)
+    });
     for batch in batches {
+        entities.extend(batch.iter().map(|e| (e.create.user, e.create.id)));
         let permit = slots.clone().acquire_owned().await.expect("never closed");
         let (t, p) = (target.clone(), progress.clone());
         tasks.spawn(async move {

@@ -113,6 +113,9 @@ pub struct Environment {
     pub machine: Machine,
     /// Stores, when any were used.
     pub stores: Option<StoresInfo>,
+    /// archbench's own peak resident memory during the run (`VmHWM`), bytes.
+    #[serde(default)]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// The machine.

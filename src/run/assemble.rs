@@ -120,7 +120,18 @@ fn environment(stores: Option<StoresInfo>, git_revision: Option<String>) -> Envi
             memory_bytes,
         },
         stores,
+        peak_rss_bytes: peak_rss_bytes(),
     }
+}
+
+/// The process's peak resident set so far, from `/proc/self/status`.
+fn peak_rss_bytes() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
 }
 
 /// `git rev-parse HEAD`, with `-dirty` when tracked source files differ from it: a

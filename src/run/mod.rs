@@ -6,6 +6,7 @@
 
 mod assemble;
 mod connect;
+mod estimate;
 mod measure;
 mod phases;
 mod progress;
@@ -40,6 +41,8 @@ pub struct RunOptions {
     pub repeat: usize,
     /// Injected delays (`--fault v03.create=+20%`), for validating the gate.
     pub faults: Vec<FaultSpec>,
+    /// Memory and disk the run may use at most, beyond what the machine has.
+    pub limits: Limits,
 }
 
 /// What `run` produced.
@@ -55,6 +58,8 @@ pub struct RunSummary {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct OptionError(String);
+
+pub use estimate::{Estimate, Limits};
 
 /// Runs a scenario and writes `out/results.json`; a scenario with `[sweep]` runs once
 /// per seed size into `out/users-N/` and writes `out/sweep.json` listing them.
@@ -119,6 +124,9 @@ async fn run_scenario(
         return Err(OptionError("--repeat must be at least 1".into()).into());
     }
     let needs_stores = kinds.iter().any(|(_, k)| k.uses_stores());
+    let stored = kinds.iter().filter(|(_, k)| k.uses_stores()).count();
+    let estimate = Estimate::of(&scenario, kinds.len(), stored, options.repeat);
+    estimate.check(options.limits, data_dir(&options, needs_stores).as_deref())?;
     let watch = ShutdownWatch::install();
     let started = Started::now();
     let stores = if needs_stores {
@@ -162,6 +170,35 @@ async fn run_scenario(
         task.abort();
     }
     result
+}
+
+/// What `options` would do, before anything starts (`run --dry-run`): for a sweep, the
+/// largest seed size.
+pub fn estimate(options: &RunOptions) -> anyhow::Result<Estimate> {
+    let mut scenario = scenario::load(&options.scenario)?;
+    if let Some(&users) = scenario.sweep_users.iter().max() {
+        scenario.seeding.users = users;
+    }
+    let names = options
+        .systems
+        .clone()
+        .unwrap_or_else(|| scenario.systems.clone());
+    let mut stored = 0;
+    for name in &names {
+        stored += usize::from(SystemKind::parse(name)?.uses_stores());
+    }
+    Ok(Estimate::of(
+        &scenario,
+        names.len(),
+        stored,
+        options.repeat.max(1),
+    ))
+}
+
+/// Where local stores keep their data (their disk is the one checked).
+fn data_dir(options: &RunOptions, needs_stores: bool) -> Option<PathBuf> {
+    (needs_stores && matches!(options.stores, StoreMode::Local | StoreMode::Auto))
+        .then(|| stores::run_root(&options.provision.local))
 }
 
 /// When the run started, and the revision it runs.

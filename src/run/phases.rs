@@ -103,14 +103,11 @@ async fn run_phase(
     match &phase.workload {
         Workload::Open { .. } => {
             let mut planner = Planner::new(scenario, inputs.space.clone(), stream);
-            let offsets = planner.schedule(&phase.workload, phase.duration);
-            let schedule = offsets
-                .into_iter()
-                .map(|o| (o, planner.next_op()))
-                .collect();
+            let schedule = planner.schedule(&phase.workload, phase.duration);
             run_open(
                 s.sut.clone(),
                 schedule,
+                || planner.next_op(),
                 &scenario.run,
                 recorder.clone(),
                 inputs.stop,

@@ -228,3 +228,18 @@ fn two_phases_of_one_name_are_refused_at_the_second() {
         "the second phase's [[phase]] header: {e}"
     );
 }
+
+#[test]
+fn loads_past_what_the_machine_can_issue_or_hold_are_refused() {
+    let e = err(&replace("rate = 50", "rate = 5000000"));
+    assert!(
+        e.contains("phase[1].rate: at most 50000 ops/s") && e.contains(":32:8:"),
+        "{e}"
+    );
+    let e = err(&replace("ramp_to = 100", "ramp_to = 1e9"));
+    assert!(e.contains(".ramp_to: at most 50000 ops/s"), "{e}");
+    let e = err(&replace("concurrency = 4", "concurrency = 1000000"));
+    assert!(e.contains(".concurrency: at most 10000 users"), "{e}");
+    let e = err(&replace("p99 = 20000", "p99 = 1e12"));
+    assert!(e.contains("seeding.body_bytes.p99: at most"), "{e}");
+}

@@ -114,6 +114,16 @@ fn validate_seeding(seeding: &Spanned<RawSeeding>) -> Result<Seeding, Problem> {
             ),
         ));
     }
+    if bb.p99 > MAX_BODY_BYTES {
+        return Err(problem(
+            &sd.body_bytes,
+            "seeding.body_bytes.p99",
+            format!(
+                "at most {MAX_BODY_BYTES} bytes (16 MiB), got {}: every op in flight holds its body whole",
+                bb.p99
+            ),
+        ));
+    }
     let vr = sd.versions_per_entity.get_ref();
     if !(vr.min >= 1 && vr.max >= vr.min) {
         return Err(problem(
@@ -463,6 +473,18 @@ fn validate_phase(i: usize, p: &Spanned<RawPhase>) -> Result<Phase, Problem> {
                     format!("must be > 0 ops/s, got {}", rate.get_ref()),
                 ));
             }
+            for (name, value) in [("rate", Some(rate)), ("ramp_to", r.ramp_to.as_ref())] {
+                if let Some(v) = value.filter(|v| *v.get_ref() > MAX_RATE) {
+                    return Err(problem(
+                        v,
+                        f(name),
+                        format!(
+                            "at most {MAX_RATE} ops/s, the load generator's ceiling on this kind of machine, got {}: beyond it the run measures the generator, not the system",
+                            v.get_ref()
+                        ),
+                    ));
+                }
+            }
             let ramp_to = match &r.ramp_to {
                 Some(t) if !positive(*t.get_ref()) => {
                     return Err(problem(
@@ -503,8 +525,16 @@ fn validate_phase(i: usize, p: &Spanned<RawPhase>) -> Result<Phase, Problem> {
                     "a closed-model phase needs `concurrency`",
                 )
             })?;
+            let concurrency = positive_int(c, &f("concurrency"))?;
+            if concurrency > MAX_CONCURRENCY {
+                return Err(problem(
+                    c,
+                    f("concurrency"),
+                    format!("at most {MAX_CONCURRENCY} users, got {concurrency}"),
+                ));
+            }
             Workload::Closed {
-                concurrency: positive_int(c, &f("concurrency"))? as usize,
+                concurrency: concurrency as usize,
                 think_time: r.think_time.map_or(Duration::ZERO, |t| t.0),
             }
         }
