@@ -34,7 +34,7 @@ async fn closed_model_keeps_concurrency_and_measures_service_time() {
         Arc::new(AtomicBool::new(false)),
     )
     .await;
-    let (ops, _, _) = rec.snapshot();
+    let (ops, _) = rec.snapshot();
     let get = &ops[&OpKind::Get];
     // 4 users x 2 s / ~5-6 ms per op: 1,300 to 1,600 ops.
     assert!(

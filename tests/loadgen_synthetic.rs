@@ -51,7 +51,7 @@ async fn corrected_latency_matches_the_analytic_tail_and_service_time_hides_it()
         (10_000, 10_000, 0)
     );
 
-    let (ops, _, _) = rec.snapshot();
+    let (ops, _) = rec.snapshot();
     let get = &ops[&OpKind::Get];
     let lat = Percentiles::of(&get.latency);
     let svc = Percentiles::of(&get.service);

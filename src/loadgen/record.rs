@@ -113,7 +113,78 @@ pub type Intervals = BTreeMap<u64, BTreeMap<OpKind, Histogram<u64>>>;
 struct Recorded {
     ops: BTreeMap<OpKind, OpRecord>,
     samples: Vec<ErrorSample>,
-    intervals: Intervals,
+    intervals: IntervalStore,
+}
+
+/// Per-second histograms of one recorder. A histogram with archbench's range takes
+/// about 220 KB whatever it holds; the two most recent seconds stay live and older
+/// ones are kept compressed (V2 + deflate, a few hundred bytes), so memory grows by
+/// kilobytes per second of run, not by the full histogram.
+#[derive(Default)]
+struct IntervalStore {
+    live: Intervals,
+    compressed: BTreeMap<u64, BTreeMap<OpKind, Vec<u8>>>,
+}
+
+impl IntervalStore {
+    fn record(&mut self, second: u64, op: OpKind, latency: u64) {
+        if let Some(closed) = self.compressed.get_mut(&second) {
+            // A straggler for a second already closed: rare, so decoded and re-encoded.
+            let mut h = closed.get(&op).map_or_else(histogram, |b| decode(b));
+            h.saturating_record(latency);
+            closed.insert(op, encode(&h));
+            return;
+        }
+        self.live
+            .entry(second)
+            .or_default()
+            .entry(op)
+            .or_insert_with(histogram)
+            .saturating_record(latency);
+        while let Some(oldest) = self.live.keys().next().copied() {
+            if oldest + 2 > second {
+                break;
+            }
+            let per_op = self.live.remove(&oldest).unwrap_or_default();
+            let encoded = per_op.iter().map(|(op, h)| (*op, encode(h))).collect();
+            self.compressed.insert(oldest, encoded);
+        }
+    }
+
+    fn seconds(&self) -> Vec<u64> {
+        let mut all: Vec<u64> = self
+            .compressed
+            .keys()
+            .chain(self.live.keys())
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    fn second(&self, second: u64) -> BTreeMap<OpKind, Histogram<u64>> {
+        match self.compressed.get(&second) {
+            Some(closed) => closed.iter().map(|(op, b)| (*op, decode(b))).collect(),
+            None => self.live.get(&second).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+fn encode(h: &Histogram<u64>) -> Vec<u8> {
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("a histogram serialises into memory");
+    bytes
+}
+
+fn decode(bytes: &[u8]) -> Histogram<u64> {
+    use hdrhistogram::serialization::Deserializer;
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .expect("bytes this recorder encoded")
 }
 
 /// Thread-safe recorder for one system and one repetition.
@@ -176,12 +247,7 @@ impl Recorder {
                 });
             }
         }
-        g.intervals
-            .entry(second)
-            .or_default()
-            .entry(op)
-            .or_insert_with(histogram)
-            .saturating_record(latency);
+        g.intervals.record(second, op, latency);
     }
 
     /// Ops recorded so far, and how many failed.
@@ -203,17 +269,35 @@ impl Recorder {
         }
     }
 
-    /// Everything recorded.
-    pub fn snapshot(&self) -> (BTreeMap<OpKind, OpRecord>, Vec<ErrorSample>, Intervals) {
+    /// Per op, and the first failures.
+    pub fn snapshot(&self) -> (BTreeMap<OpKind, OpRecord>, Vec<ErrorSample>) {
         let g = self.recorded.lock().expect("recorder lock");
-        (g.ops.clone(), g.samples.clone(), g.intervals.clone())
+        (g.ops.clone(), g.samples.clone())
+    }
+
+    /// Seconds (since this recorder was made) that hold ops, in order.
+    pub fn interval_seconds(&self) -> Vec<u64> {
+        self.recorded
+            .lock()
+            .expect("recorder lock")
+            .intervals
+            .seconds()
+    }
+
+    /// Latency per op in one second.
+    pub fn interval(&self, second: u64) -> BTreeMap<OpKind, Histogram<u64>> {
+        self.recorded
+            .lock()
+            .expect("recorder lock")
+            .intervals
+            .second(second)
     }
 }
 
 /// Writes interval histograms in the HdrHistogram interval log format (V2, compressed),
 /// one tagged entry per op and second, readable by HdrHistogram's standard tools.
 pub fn write_interval_log(
-    intervals: &Intervals,
+    intervals: impl IntoIterator<Item = (u64, BTreeMap<OpKind, Histogram<u64>>)>,
     start_unix_s: f64,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
@@ -228,11 +312,11 @@ pub fn write_interval_log(
         .begin_log_with(out, &mut ser)
         .map_err(std::io::Error::other)?;
     for (second, per_op) in intervals {
-        for (op, h) in per_op {
+        for (op, h) in &per_op {
             let tag = Tag::new(op.name()).expect("op names have no spaces or commas");
             w.write_histogram(
                 h,
-                Duration::from_secs(*second),
+                Duration::from_secs(second),
                 Duration::from_secs(1),
                 Some(tag),
             )
@@ -297,7 +381,7 @@ mod tests {
             t0 + Duration::from_millis(2),
             &Err(ArchError::Setup("x".into())),
         );
-        let (ops, samples, _) = rec.snapshot();
+        let (ops, samples) = rec.snapshot();
         let g = &ops[&OpKind::Get];
         assert_eq!(g.count, 2);
         assert_eq!(g.late, 1);
@@ -323,9 +407,14 @@ mod tests {
             );
             rec.record(OpKind::List, t0, t0, t0 + Duration::from_millis(3), &Ok(()));
         }
-        let (_, _, intervals) = rec.snapshot();
+        let seconds = rec.interval_seconds();
         let mut a = Vec::new();
-        write_interval_log(&intervals, 1_700_000_000.0, &mut a).unwrap();
+        write_interval_log(
+            seconds.iter().map(|s| (*s, rec.interval(*s))),
+            1_700_000_000.0,
+            &mut a,
+        )
+        .unwrap();
         let text = String::from_utf8(a.clone()).unwrap();
         assert!(text.contains("#[StartTime: 1700000000"), "{text}");
         assert!(text.contains("Tag=get,"), "{text}");
@@ -337,5 +426,37 @@ mod tests {
                 .map(|m| m.is_empty())
                 .unwrap_or(true)
         );
+    }
+
+    #[test]
+    fn seconds_two_behind_are_compressed_and_read_back_whole() {
+        let rec = Recorder::new(Duration::from_millis(10));
+        let t0 = rec.epoch;
+        for second in 0..10u64 {
+            for i in 0..50u64 {
+                let done = t0 + Duration::from_secs(second) + Duration::from_micros(100 + i);
+                rec.record(OpKind::Get, done, done, done, &Ok(()));
+            }
+        }
+        // A straggler for second 0, recorded after it was compressed.
+        rec.record(OpKind::List, t0, t0, t0 + Duration::from_millis(3), &Ok(()));
+        {
+            let g = rec.recorded.lock().unwrap();
+            assert_eq!(g.intervals.live.len(), 2, "only the last two seconds live");
+            assert_eq!(g.intervals.compressed.len(), 8);
+            let bytes: usize = g
+                .intervals
+                .compressed
+                .values()
+                .flat_map(|m| m.values())
+                .map(Vec::len)
+                .sum();
+            assert!(bytes < 8 * 2_000, "{bytes} bytes for 8 compressed seconds");
+        }
+        assert_eq!(rec.interval_seconds(), (0..10).collect::<Vec<_>>());
+        let first = rec.interval(0);
+        assert_eq!(first[&OpKind::Get].len(), 50);
+        assert_eq!(first[&OpKind::List].len(), 1);
+        assert_eq!(rec.interval(9)[&OpKind::Get].len(), 50);
     }
 }

@@ -56,6 +56,8 @@ const BODY_COPIES_IN_FLIGHT: u64 = 4;
 /// Entities per bulk seeding batch, and bytes per key-space entry (both vectors).
 const SEED_BATCH: u64 = 250;
 const KEY_BYTES: u64 = 64;
+/// A compressed second of one op's latency histogram (a few hundred bytes to a few KB).
+const COMPRESSED_SECOND_BYTES: u64 = 4_000;
 /// The process without any of the above: runtime, pools, clients.
 const BASE_MEMORY_BYTES: u64 = 100_000_000;
 
@@ -98,7 +100,10 @@ impl Estimate {
             + if stored > 0 { EMPTY_STORES_BYTES } else { 0 };
         let histogram_bytes = (histogram().distinct_values() * 8) as u64;
         let ops_in_mix = scenario.mix.len() as u64;
-        let intervals = recorded_seconds as u64 * ops_in_mix * histogram_bytes * runs as u64;
+        // Per recorder (system × repetition): every second compressed, the last two live.
+        let intervals = runs as u64
+            * ops_in_mix
+            * (recorded_seconds as u64 * COMPRESSED_SECOND_BYTES + 2 * histogram_bytes);
         let p99 = s.body_p99_bytes as u64;
         let seeding = (s.concurrency as u64 / 4 + 2) * SEED_BATCH * s.versions_max as u64 * p99;
         let in_flight = scenario.run.max_in_flight as u64 * p99 * BODY_COPIES_IN_FLIGHT;

@@ -247,19 +247,23 @@ fn write_log(
     recorders: &[Arc<Recorder>],
 ) -> anyhow::Result<String> {
     let name = format!("{}.hlog", s.name.replace([':', ',', '=', '/'], "_"));
-    let mut merged = BTreeMap::new();
-    for r in recorders {
-        for (second, per_op) in r.snapshot().2 {
-            let entry: &mut BTreeMap<OpKind, hdrhistogram::Histogram<u64>> =
-                merged.entry(second).or_default();
-            for (op, h) in per_op {
-                let _ = entry.entry(op).or_insert_with(histogram).add(&h);
+    // Second by second, repetitions merged: one second's histograms in memory at a time.
+    let seconds: std::collections::BTreeSet<u64> = recorders
+        .iter()
+        .flat_map(|r| r.interval_seconds())
+        .collect();
+    let merged = seconds.into_iter().map(|second| {
+        let mut per_op: BTreeMap<OpKind, hdrhistogram::Histogram<u64>> = BTreeMap::new();
+        for r in recorders {
+            for (op, h) in r.interval(second) {
+                let _ = per_op.entry(op).or_insert_with(histogram).add(&h);
             }
         }
-    }
+        (second, per_op)
+    });
     let mut bytes = Vec::new();
     write_interval_log(
-        &merged,
+        merged,
         inputs.started_at.timestamp_millis() as f64 / 1e3,
         &mut bytes,
     )?;

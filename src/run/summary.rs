@@ -25,7 +25,7 @@ pub(super) fn summarise(recorders: &[Arc<Recorder>]) -> SystemResults {
     let mut repetitions = Vec::new();
     let mut error_samples = Vec::new();
     for r in recorders {
-        let (ops, samples, _) = r.snapshot();
+        let (ops, samples) = r.snapshot();
         repetitions.push(
             ops.iter()
                 .map(|(op, rec)| {
