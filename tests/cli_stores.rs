@@ -2,55 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{leftovers, run_root};
-
-fn archbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_archbench"));
-    for v in [
-        "DATABASE_URL",
-        "S3_ENDPOINT",
-        "ARCHBENCH_STORES",
-        "DOCKER_HOST",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-/// Starts `stores up --json` and reads the JSON it prints once the stores are ready.
-fn up(root: &std::path::Path) -> (Child, serde_json::Value) {
-    let mut child = archbench()
-        .args(["stores", "up", "--stores", "local", "--json", "--run-root"])
-        .arg(root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!("stores up ended early: {err}");
-        }
-        text.push_str(&line);
-        if line.trim_end() == "}" {
-            break;
-        }
-    }
-    (child, serde_json::from_str(&text).unwrap())
-}
+use common::{archbench, leftovers, run_root, up};
 
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;

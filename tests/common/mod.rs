@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: local stores in a private run root.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
 use archbench::stores::{LocalOptions, ProvisionOptions};
 
 /// Options for local stores whose run directories go under `root`.
@@ -69,4 +72,55 @@ pub fn one_user_space() -> std::sync::Arc<archbench::loadgen::plan::KeySpace> {
             .collect(),
         history_end: chrono::Utc::now(),
     })
+}
+
+/// The archbench binary, with the variables that would pick other stores removed.
+pub fn archbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archbench"));
+    for v in [
+        "DATABASE_URL",
+        "S3_ENDPOINT",
+        "ARCHBENCH_STORES",
+        "DOCKER_HOST",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Starts `stores up --json` and reads the JSON it prints once the stores are ready.
+pub fn up(root: &std::path::Path) -> (Child, serde_json::Value) {
+    up_with(root, &[])
+}
+
+/// As [`up`], with more arguments (e.g. `--keep`).
+pub fn up_with(root: &std::path::Path, extra: &[&str]) -> (Child, serde_json::Value) {
+    let mut child = archbench()
+        .args(["stores", "up", "--stores", "local", "--json", "--run-root"])
+        .arg(root)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("stores up ended early: {err}");
+        }
+        text.push_str(&line);
+        if line.trim_end() == "}" {
+            break;
+        }
+    }
+    (child, serde_json::from_str(&text).unwrap())
 }
