@@ -42,13 +42,18 @@ impl Results {
 
     /// Reads and checks a results file.
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
-        let p = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| ResultsError::Io {
-            path: p.clone(),
+            path: path.display().to_string(),
             source,
         })?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Checks and reads the bytes of a results file; `path` is used in messages.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, ResultsError> {
+        let p = path.display().to_string();
         let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ResultsError::Invalid {
+            serde_json::from_slice(bytes).map_err(|e| ResultsError::Invalid {
                 path: p.clone(),
                 message: format!("not JSON: {e}"),
             })?;

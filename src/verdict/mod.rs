@@ -162,7 +162,12 @@ impl Targets {
     /// Reads a targets file.
     pub fn load(path: &Path) -> Result<Targets, TargetsError> {
         let src = TargetsError::read(path)?;
-        toml::from_str(&src).map_err(|e| TargetsError::toml(&src, path, &e, "targets"))
+        Self::parse(&src, path)
+    }
+
+    /// Parses targets text; `path` is used in messages.
+    pub fn parse(src: &str, path: &Path) -> Result<Targets, TargetsError> {
+        toml::from_str(src).map_err(|e| TargetsError::toml(src, path, &e, "targets"))
     }
 }
 

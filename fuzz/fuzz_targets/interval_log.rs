@@ -1,0 +1,6 @@
+//! The HdrHistogram interval-log reader (`archbench merge`, the report's curves).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = archbench::loadgen::record::merge_interval_logs(&[data.to_vec()]);
+});
