@@ -108,11 +108,16 @@ impl OwnedProcess {
     }
 
     /// Sends the stop signal and waits up to `grace`, then kills the process.
-    pub async fn stop(mut self, grace: Duration) -> Result<(), StoreError> {
+    pub async fn stop(self, grace: Duration) -> Result<(), StoreError> {
+        self.stop_with(None, grace).await
+    }
+
+    /// As [`OwnedProcess::stop`], with `sig` instead of the process's own stop signal.
+    pub async fn stop_with(mut self, sig: Option<i32>, grace: Duration) -> Result<(), StoreError> {
         if self.child.try_wait().ok().flatten().is_some() {
             return Ok(());
         }
-        signal(self.pid, self.stop_signal);
+        signal(self.pid, sig.unwrap_or(self.stop_signal));
         if tokio::time::timeout(grace, self.child.wait())
             .await
             .is_err()

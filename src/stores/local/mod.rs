@@ -211,13 +211,21 @@ impl LocalStores {
     pub(crate) async fn shutdown(mut self) -> Result<(), StoreError> {
         let grace = Duration::from_secs(15);
         let mut first_err = None;
+        // Data about to be removed needs no orderly shutdown: SeaweedFS is killed and
+        // PostgreSQL shuts down immediately (no checkpoint), which saves seconds; with
+        // --keep both stop gracefully so that their data stays usable.
+        let (weed_signal, pg_signal) = if self.keep {
+            (None, None)
+        } else {
+            (Some(libc::SIGKILL), Some(libc::SIGQUIT))
+        };
         if let Some(s) = self.seaweed.take()
-            && let Err(e) = s.process.stop(grace).await
+            && let Err(e) = s.process.stop_with(weed_signal, grace).await
         {
             first_err.get_or_insert(e);
         }
         if let Some(p) = self.postgres.take()
-            && let Err(e) = p.process.stop(grace).await
+            && let Err(e) = p.process.stop_with(pg_signal, grace).await
         {
             first_err.get_or_insert(e);
         }
