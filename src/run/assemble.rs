@@ -105,11 +105,7 @@ fn environment(stores: Option<StoresInfo>, git_revision: Option<String>) -> Envi
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     };
-    let memory_bytes = read("/proc/meminfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024);
+    let memory_bytes = super::machine::total_memory().unwrap_or(0);
     Environment {
         git_revision,
         archbench_version: env!("CARGO_PKG_VERSION").into(),
@@ -120,18 +116,8 @@ fn environment(stores: Option<StoresInfo>, git_revision: Option<String>) -> Envi
             memory_bytes,
         },
         stores,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: super::machine::peak_rss(),
     }
-}
-
-/// The process's peak resident set so far, from `/proc/self/status`.
-fn peak_rss_bytes() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
 }
 
 /// `git rev-parse HEAD`, with `-dirty` when tracked source files differ from it: a

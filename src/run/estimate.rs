@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::OptionError;
+use super::machine::{available_memory, free_disk};
 use crate::loadgen::record::histogram;
 use crate::scenario::{Scenario, Workload};
 
@@ -193,26 +194,6 @@ fn gb(bytes: u64) -> String {
 fn mean_body_bytes(median: f64, p99: f64) -> f64 {
     let sigma = (p99 / median).ln() / 2.326_347_874;
     median * (sigma * sigma / 2.0).exp()
-}
-
-/// `MemAvailable` of `/proc/meminfo`.
-fn available_memory() -> Option<u64> {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-}
-
-/// Free bytes of the file system holding `dir` (or its nearest existing parent).
-fn free_disk(dir: &Path) -> Option<u64> {
-    let existing = dir.ancestors().find(|p| p.exists())?;
-    let path = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid C string and a zeroed struct for statvfs(3) to fill.
-    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
-    (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
 #[cfg(test)]

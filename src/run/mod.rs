@@ -7,6 +7,7 @@
 mod assemble;
 mod connect;
 mod estimate;
+mod machine;
 mod measure;
 mod phases;
 mod progress;
