@@ -339,6 +339,7 @@ pub fn merge_interval_logs(inputs: &[Vec<u8>]) -> Result<BTreeMap<String, Histog
             if let LogEntry::Interval(ih) = entry {
                 let b64 = ih.encoded_histogram();
                 let raw = base64_decode(b64).map_err(|e| format!("input {}: {e}", i + 1))?;
+                check_header(&raw).map_err(|e| format!("input {}: {e}", i + 1))?;
                 let h: Histogram<u64> = de
                     .deserialize(&mut raw.as_slice())
                     .map_err(|e| format!("input {}: {e:?}", i + 1))?;
@@ -346,6 +347,12 @@ pub fn merge_interval_logs(inputs: &[Vec<u8>]) -> Result<BTreeMap<String, Histog
                     .tag()
                     .map(|t| t.as_str().to_string())
                     .unwrap_or_else(|| "untagged".into());
+                if !out.contains_key(&tag) && out.len() >= MAX_TAGS {
+                    return Err(format!(
+                        "input {}: more than {MAX_TAGS} tags; archbench logs have one per op",
+                        i + 1
+                    ));
+                }
                 out.entry(tag)
                     .or_insert_with(histogram)
                     .add(&h)
@@ -354,6 +361,56 @@ pub fn merge_interval_logs(inputs: &[Vec<u8>]) -> Result<BTreeMap<String, Histog
         }
     }
     Ok(out)
+}
+
+/// Distinct tags a merge keeps: each is a histogram of about 220 KB.
+const MAX_TAGS: usize = 64;
+/// Counts a decoded histogram may have (8 bytes each): archbench's own have ~28,000.
+const MAX_COUNTS: u64 = 1 << 22;
+
+/// Reads the header of an encoded histogram (V2, or V2 compressed) and refuses one
+/// whose range would make decoding it allocate more than [`MAX_COUNTS`] counts: the
+/// decoder sizes its array from the header before it reads a single count.
+fn check_header(raw: &[u8]) -> Result<(), String> {
+    const V2: u32 = 0x1c84_9303;
+    const V2_COMPRESSED: u32 = 0x1c84_9304;
+    let cookie = raw
+        .get(..4)
+        .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+        .ok_or("a histogram shorter than its cookie")?
+        // The decoder ignores the word-size nibble.
+        & !0xf0;
+    let mut header = [0u8; 40];
+    match cookie {
+        V2 => header.copy_from_slice(raw.get(..40).ok_or("a histogram header cut short")?),
+        V2_COMPRESSED => {
+            use std::io::Read;
+            let mut inflate = flate2::read::ZlibDecoder::new(raw.get(8..).unwrap_or_default());
+            inflate
+                .read_exact(&mut header)
+                .map_err(|e| format!("a compressed histogram header: {e}"))?;
+        }
+        // Not a format the decoder reads: let it say so.
+        _ => return Ok(()),
+    }
+    let field = |at: usize| i64::from_be_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+    let digits = i32::from_be_bytes(header[12..16].try_into().expect("4 bytes"));
+    let (lowest, highest) = (field(16).max(1) as u64, field(24).max(0) as u64);
+    if !(0..=5).contains(&digits) || highest < 2 * lowest {
+        return Err(format!(
+            "a histogram header with {digits} significant digits and range {lowest}..{highest}"
+        ));
+    }
+    // As HdrHistogram sizes it: sub-buckets for the precision, buckets for the range.
+    let sub_buckets = (2.0 * 10f64.powi(digits)).log2().ceil().exp2();
+    let buckets = ((highest as f64 / lowest as f64).log2() - sub_buckets.log2() + 2.0).max(1.0);
+    let counts = (buckets + 1.0) * sub_buckets / 2.0;
+    if counts > MAX_COUNTS as f64 {
+        return Err(format!(
+            "a histogram of range {lowest}..{highest} at {digits} digits needs {counts:.0} counts, more than {MAX_COUNTS}"
+        ));
+    }
+    Ok(())
 }
 
 fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
@@ -458,5 +515,20 @@ mod tests {
         assert_eq!(first[&OpKind::Get].len(), 50);
         assert_eq!(first[&OpKind::List].len(), 1);
         assert_eq!(rec.interval(9)[&OpKind::Get].len(), 50);
+    }
+
+    #[test]
+    fn a_histogram_header_asking_for_gigabytes_is_refused_before_decoding() {
+        // Found by `cargo fuzz run interval_log` (2.4 GB before the check).
+        let crash = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/corpus/interval_log/oom-460c0a34aa512736322770e4391bb864e6d8f959"),
+        )
+        .unwrap();
+        let e = merge_interval_logs(&[crash]).unwrap_err();
+        assert!(e.contains("histogram"), "{e}");
+        // archbench's own histograms pass the same check.
+        let h = histogram();
+        assert!(check_header(&encode(&h)).is_ok());
     }
 }
