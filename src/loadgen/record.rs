@@ -394,6 +394,7 @@ fn check_header(raw: &[u8]) -> Result<(), String> {
         _ => return Ok(()),
     }
     let field = |at: usize| i64::from_be_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+    let payload = i32::from_be_bytes(header[4..8].try_into().expect("4 bytes"));
     let digits = i32::from_be_bytes(header[12..16].try_into().expect("4 bytes"));
     let (lowest, highest) = (field(16).max(1) as u64, field(24).max(0) as u64);
     if !(0..=5).contains(&digits) || highest < 2 * lowest {
@@ -408,6 +409,13 @@ fn check_header(raw: &[u8]) -> Result<(), String> {
     if counts > MAX_COUNTS as f64 {
         return Err(format!(
             "a histogram of range {lowest}..{highest} at {digits} digits needs {counts:.0} counts, more than {MAX_COUNTS}"
+        ));
+    }
+    // The decoder allocates the payload length it is told; no honest payload is longer
+    // than every count in its longest encoding (9 bytes).
+    if payload < 0 || payload as f64 > counts * 9.0 {
+        return Err(format!(
+            "a histogram payload of {payload} bytes for {counts:.0} counts"
         ));
     }
     Ok(())
@@ -523,6 +531,14 @@ mod tests {
         let crash = std::fs::read(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("fuzz/corpus/interval_log/oom-460c0a34aa512736322770e4391bb864e6d8f959"),
+        )
+        .unwrap();
+        let e = merge_interval_logs(&[crash]).unwrap_err();
+        assert!(e.contains("histogram"), "{e}");
+        // And one whose payload length says 2.4 GB.
+        let crash = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/corpus/interval_log/oom-fea12e5d21d168ffbad7a76b415db2d5ab7cd5a0"),
         )
         .unwrap();
         let e = merge_interval_logs(&[crash]).unwrap_err();
