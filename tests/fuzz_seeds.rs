@@ -43,8 +43,8 @@ const TARGETS: [(&str, Target); 6] = [
     }),
 ];
 
-/// Mutations per corpus input.
-const MUTATIONS: usize = 1_000;
+/// Mutations per target, spread over its corpus.
+const MUTATIONS: usize = 3_000;
 
 /// One random edit of `input`: a flipped byte, a deleted or repeated range, inserted
 /// bytes (often TOML/JSON punctuation), or a truncation.
@@ -86,19 +86,18 @@ fn every_fuzz_target_survives_its_corpus_and_mutations_of_it() {
             .map(|e| std::fs::read(e.path()).unwrap())
             .collect();
         assert!(!inputs.is_empty(), "fuzz/corpus/{name} is empty");
+        inputs.sort();
         let mut rng = StdRng::seed_from_u64(0xf022);
         let seeds = inputs.clone();
-        for seed in &seeds {
-            let mut current = seed.clone();
-            for _ in 0..MUTATIONS {
-                // Mutations stack, and start over from the seed now and then.
-                current = if rng.random_range(0..8) == 0 {
-                    mutate(seed, &mut rng)
-                } else {
-                    mutate(&current, &mut rng)
-                };
-                inputs.push(current.clone());
-            }
+        let mut current = seeds[0].clone();
+        for i in 0..MUTATIONS {
+            // Mutations stack, and start over from another corpus input now and then.
+            current = if i % 8 == 0 {
+                mutate(&seeds[rng.random_range(0..seeds.len())], &mut rng)
+            } else {
+                mutate(&current, &mut rng)
+            };
+            inputs.push(current.clone());
         }
         for (i, input) in inputs.iter().enumerate() {
             let ran = std::panic::catch_unwind(|| target(input));
