@@ -548,11 +548,11 @@ mod tests {
         let e = merge_interval_logs(&[crash]).unwrap_err();
         assert!(e.contains("histogram"), "{e}");
         // And counts whose decoding overflows (a panic inside the decoder).
-        let crash = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fuzz/corpus/interval_log/crash-570a78fbe5e45e323fef8f82102dbf3e7f3dfc5e"),
-        )
-        .unwrap();
+        let crash =
+            std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+                "fuzz/regressions/interval_log/crash-570a78fbe5e45e323fef8f82102dbf3e7f3dfc5e",
+            ))
+            .unwrap();
         assert!(merge_interval_logs(&[crash]).is_err());
         // archbench's own histograms pass the same check.
         let h = histogram();

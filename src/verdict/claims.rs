@@ -1,6 +1,6 @@
 //! The claims' evaluators, one per [`Check`] a claim can name.
 
-use super::context::{AFTER, BEFORE, Context, not_measured, pct, system, users_text, verdict};
+use super::context::{AFTER, BEFORE, Context, not_measured, pct, users_text, verdict};
 use super::latency::{LatencyEstimate, latency_estimates};
 use super::{Check, Outcome, Verdict, flip_point};
 use crate::cost::{Assumptions, ComponentGroup, Usd};
@@ -34,10 +34,7 @@ pub(super) fn claim(
 /// Copies per item before and after, from the marker scan.
 fn copies(context: &Context, mut out: Verdict) -> Verdict {
     let d = &context.targets.document;
-    let (a, b) = (
-        system(context.results, BEFORE),
-        system(context.results, AFTER),
-    );
+    let (a, b) = context.before_after();
     let (Some(fa), Some(fb)) = (
         a.and_then(|s| s.footprint.as_ref()),
         b.and_then(|s| s.footprint.as_ref()),
@@ -74,10 +71,7 @@ fn copies(context: &Context, mut out: Verdict) -> Verdict {
 
 /// Events hold a reference to the body, not a copy.
 fn events_reference(context: &Context, mut out: Verdict) -> Verdict {
-    let (a, b) = (
-        system(context.results, BEFORE),
-        system(context.results, AFTER),
-    );
+    let (a, b) = context.before_after();
     let (Some(fa), Some(fb)) = (
         a.and_then(|s| s.footprint.as_ref()),
         b.and_then(|s| s.footprint.as_ref()),
@@ -104,10 +98,7 @@ fn events_reference(context: &Context, mut out: Verdict) -> Verdict {
 
 /// The time-window query as the event log grows: plain table against hypertable.
 fn time_series(context: &Context, mut out: Verdict) -> Verdict {
-    let (a, b) = (
-        system(context.results, BEFORE),
-        system(context.results, AFTER),
-    );
+    let (a, b) = context.before_after();
     let g = |s: Option<&SystemResults>| {
         s.and_then(|s| s.event_growth.clone())
             .filter(|p| p.len() >= 2)

@@ -53,6 +53,11 @@ pub(super) fn not_measured(mut out: Verdict, why: &str) -> Verdict {
 }
 
 impl Context<'_> {
+    /// The results of the system before and after the change, where present.
+    pub(super) fn before_after(&self) -> (Option<&SystemResults>, Option<&SystemResults>) {
+        (system(self.results, BEFORE), system(self.results, AFTER))
+    }
+
     /// The tier at which the document's dollar figures are judged.
     pub(super) fn reference_users(&self) -> u64 {
         self.cost.model.assumptions.reference_users

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::context::{AFTER, BEFORE, Context, system};
+use super::context::{BEFORE, Context};
 use crate::arch::{OpKind, Store};
 use crate::cost::Assumptions;
 use crate::results::SystemResults;
@@ -26,10 +26,7 @@ pub struct LatencyEstimate {
 
 /// The estimate per op, weighted by the user behaviour's op mix.
 pub(super) fn latency_estimates(context: &Context, a: &Assumptions) -> Vec<LatencyEstimate> {
-    let (Some(sa), Some(sb)) = (
-        system(context.results, BEFORE),
-        system(context.results, AFTER),
-    ) else {
+    let (Some(sa), Some(sb)) = context.before_after() else {
         return Vec::new();
     };
     let b = &context.cost.behaviour;

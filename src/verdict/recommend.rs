@@ -1,7 +1,7 @@
 //! The harness's recommendation (option and technical decisions) and the approval
 //! checklist filled with evidence.
 
-use super::context::{AFTER, BEFORE, Context, system, users_text};
+use super::context::{AFTER, Context, users_text};
 use super::{ChecklistItem, Outcome, Recommendation, Verdict};
 use crate::cost::Usd;
 use crate::results::SystemResults;
@@ -123,10 +123,7 @@ pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation
         ),
     };
     let mut notes = Vec::new();
-    let (a, b) = (
-        system(context.results, BEFORE),
-        system(context.results, AFTER),
-    );
+    let (a, b) = context.before_after();
     // The largest event table measured: the growth probe's last point, else the run.
     let act = |s: Option<&SystemResults>| {
         let s = s?;
