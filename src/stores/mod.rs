@@ -221,10 +221,10 @@ impl Stores {
 }
 
 /// Stops local servers at once (SIGKILL) and removes their run directory: for a second
-/// Ctrl-C, which does not wait for a graceful shutdown. Synchronous, so that it can
+/// Ctrl-C, which does not wait for a graceful shutdown, and for stale instances. Synchronous, so that it can
 /// run right before the process exits.
 pub fn kill_now(pids: &[u32], run_dir: Option<&std::path::Path>) {
-    for &pid in pids {
+    for &pid in pids.iter().filter(|&&p| process::alive(p)) {
         process::signal(pid, libc::SIGKILL);
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(2);

@@ -183,10 +183,7 @@ pub fn stale(root: &Path) -> Vec<StaleInstance> {
 
 /// Stops whatever servers a stale instance left and removes its directory.
 pub fn reap(instance: &StaleInstance) {
-    for &pid in instance.pids.iter().filter(|&&p| alive(p)) {
-        signal(pid, libc::SIGKILL);
-    }
-    let _ = std::fs::remove_dir_all(&instance.dir);
+    super::kill_now(&instance.pids, Some(&instance.dir));
 }
 
 /// Bytes of the regular files below `dir` (links not followed).
