@@ -17,6 +17,7 @@ pub mod loadgen;
 pub mod measure;
 pub mod report;
 pub mod results;
+pub mod rig;
 pub mod run;
 pub mod scenario;
 pub mod shutdown;

@@ -39,7 +39,7 @@ const TARGETS: [(&str, Target); 6] = [
         let _ = archbench::results::Results::parse(d, Path::new("fuzz.json"));
     }),
     ("interval_log", |d| {
-        let _ = archbench::loadgen::record::merge_interval_logs(&[d.to_vec()]);
+        let _ = archbench::loadgen::interval_log::merge_interval_logs(&[d.to_vec()]);
     }),
 ];
 

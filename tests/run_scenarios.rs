@@ -96,7 +96,7 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         }
         let log = out.path().join(s.interval_log.as_ref().unwrap());
         let merged =
-            archbench::loadgen::record::merge_interval_logs(&[std::fs::read(&log).unwrap()])
+            archbench::loadgen::interval_log::merge_interval_logs(&[std::fs::read(&log).unwrap()])
                 .unwrap();
         assert_eq!(
             merged["get"].len(),

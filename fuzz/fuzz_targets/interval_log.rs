@@ -2,5 +2,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = archbench::loadgen::record::merge_interval_logs(&[data.to_vec()]);
+    let _ = archbench::loadgen::interval_log::merge_interval_logs(&[data.to_vec()]);
 });

@@ -176,6 +176,10 @@ impl Harness for Faulty {
         self.inner.inngest()
     }
 
+    fn emulator(&self) -> Option<Arc<super::inngest::EmulatorControl>> {
+        self.inner.emulator()
+    }
+
     fn dead_letters(&self) -> Vec<DeadLetter> {
         self.inner.dead_letters()
     }

@@ -298,6 +298,10 @@ pub trait Harness: Operations {
     fn dead_letters(&self) -> Vec<inngest::DeadLetter> {
         Vec::new()
     }
+    /// The system's workflow emulator, for faults (`None`: it has none).
+    fn emulator(&self) -> Option<std::sync::Arc<inngest::EmulatorControl>> {
+        None
+    }
     /// Storage measured in the stores.
     async fn footprint(&self) -> OpResult<Footprint>;
     /// PostgreSQL schema and object-store prefix this system owns (for measurements).

@@ -116,6 +116,11 @@ impl Runtime {
         self.clients.fail_next_steps.store(n, SeqCst);
     }
 
+    /// The handle that kills, pauses and restarts the emulator.
+    pub fn emulator(&self) -> Arc<super::inngest::EmulatorControl> {
+        self.emulator.control()
+    }
+
     /// Runs that exhausted their retries.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
         self.emulator.dead_letters()

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::loadgen::record::{Percentiles, merge_interval_logs};
+use crate::loadgen::interval_log::merge_interval_logs;
+use crate::loadgen::record::Percentiles;
 
 /// Merges the interval logs at `paths` and prints percentiles (ms) per op, or JSON.
 pub fn merge(paths: &[PathBuf], json: bool, out: &mut impl std::io::Write) -> anyhow::Result<()> {

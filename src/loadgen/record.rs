@@ -114,6 +114,20 @@ struct Recorded {
     ops: BTreeMap<OpKind, OpRecord>,
     samples: Vec<ErrorSample>,
     intervals: IntervalStore,
+    error_seconds: ErrorSeconds,
+    recoveries: Vec<Recovery>,
+}
+
+/// Errors per op per second since the recorder started (only seconds with errors).
+pub type ErrorSeconds = BTreeMap<OpKind, BTreeMap<u64, u64>>;
+
+/// From a store's restoration on, each op's first success.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovery {
+    /// When the store was restored, ms since the recorder started.
+    pub since_ms: u64,
+    /// Per op, when it first succeeded after that (completion time, ms).
+    pub first_success_ms: BTreeMap<OpKind, u64>,
 }
 
 /// Per-second histograms of one recorder. A histogram with archbench's range takes
@@ -234,11 +248,16 @@ impl Recorder {
         if lag > self.late_after {
             r.late += 1;
         }
+        let at_ms = done.saturating_duration_since(self.epoch).as_millis() as u64;
         if let Err(e) = result {
             self.failed.fetch_add(1, Relaxed);
             *r.errors.entry(e.kind().to_string()).or_insert(0) += 1;
+            *g.error_seconds
+                .entry(op)
+                .or_default()
+                .entry(second)
+                .or_insert(0) += 1;
             if g.samples.len() < MAX_SAMPLES {
-                let at_ms = done.saturating_duration_since(self.epoch).as_millis() as u64;
                 g.samples.push(ErrorSample {
                     at_ms,
                     op,
@@ -247,7 +266,48 @@ impl Recorder {
                 });
             }
         }
+        if result.is_ok() {
+            for watch in g.recoveries.iter_mut().filter(|w| at_ms >= w.since_ms) {
+                watch.first_success_ms.entry(op).or_insert(at_ms);
+            }
+        }
         g.intervals.record(second, op, latency);
+    }
+
+    /// When the recorder started: the zero of its seconds and milliseconds.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Starts looking for each op's first success from `since` (a store restored).
+    pub fn watch_recovery(&self, since: Instant) {
+        let since_ms = since.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.recorded
+            .lock()
+            .expect("recorder lock")
+            .recoveries
+            .push(Recovery {
+                since_ms,
+                first_success_ms: BTreeMap::new(),
+            });
+    }
+
+    /// The recoveries watched, in the order they were asked for.
+    pub fn recoveries(&self) -> Vec<Recovery> {
+        self.recorded
+            .lock()
+            .expect("recorder lock")
+            .recoveries
+            .clone()
+    }
+
+    /// Errors per op per second.
+    pub fn error_seconds(&self) -> ErrorSeconds {
+        self.recorded
+            .lock()
+            .expect("recorder lock")
+            .error_seconds
+            .clone()
     }
 
     /// Ops recorded so far, and how many failed.
@@ -326,115 +386,10 @@ pub fn write_interval_log(
     Ok(())
 }
 
-/// Reads interval logs (from runs or agents) and merges them into one histogram per tag.
-pub fn merge_interval_logs(inputs: &[Vec<u8>]) -> Result<BTreeMap<String, Histogram<u64>>, String> {
-    use hdrhistogram::serialization::Deserializer;
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    let mut de = Deserializer::new();
-    for (i, bytes) in inputs.iter().enumerate() {
-        for entry in IntervalLogIterator::new(bytes) {
-            let entry =
-                entry.map_err(|e| format!("input {}: not an interval log: {e:?}", i + 1))?;
-            if let LogEntry::Interval(ih) = entry {
-                let b64 = ih.encoded_histogram();
-                let raw = base64_decode(b64).map_err(|e| format!("input {}: {e}", i + 1))?;
-                check_header(&raw).map_err(|e| format!("input {}: {e}", i + 1))?;
-                // The decoder's arithmetic can overflow on hostile counts (a panic where
-                // overflow checks are on): an unreadable histogram, not a crash.
-                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    de.deserialize(&mut raw.as_slice())
-                }))
-                .map_err(|_| format!("input {}: a histogram the decoder cannot read", i + 1))?;
-                let h: Histogram<u64> = decoded.map_err(|e| format!("input {}: {e:?}", i + 1))?;
-                let tag = ih
-                    .tag()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_else(|| "untagged".into());
-                if !out.contains_key(&tag) && out.len() >= MAX_TAGS {
-                    return Err(format!(
-                        "input {}: more than {MAX_TAGS} tags; archbench logs have one per op",
-                        i + 1
-                    ));
-                }
-                out.entry(tag)
-                    .or_insert_with(histogram)
-                    .add(&h)
-                    .map_err(|e| format!("{e:?}"))?;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Distinct tags a merge keeps: each is a histogram of about 220 KB.
-const MAX_TAGS: usize = 64;
-/// Counts a decoded histogram may have (8 bytes each): archbench's own have ~28,000.
-const MAX_COUNTS: u64 = 1 << 22;
-
-/// Reads the header of an encoded histogram (V2, or V2 compressed) and refuses one
-/// whose range would make decoding it allocate more than [`MAX_COUNTS`] counts: the
-/// decoder sizes its array from the header before it reads a single count.
-fn check_header(raw: &[u8]) -> Result<(), String> {
-    const V2: u32 = 0x1c84_9303;
-    const V2_COMPRESSED: u32 = 0x1c84_9304;
-    let cookie = raw
-        .get(..4)
-        .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
-        .ok_or("a histogram shorter than its cookie")?
-        // The decoder ignores the word-size nibble.
-        & !0xf0;
-    let mut header = [0u8; 40];
-    match cookie {
-        V2 => header.copy_from_slice(raw.get(..40).ok_or("a histogram header cut short")?),
-        V2_COMPRESSED => {
-            use std::io::Read;
-            let mut inflate = flate2::read::ZlibDecoder::new(raw.get(8..).unwrap_or_default());
-            inflate
-                .read_exact(&mut header)
-                .map_err(|e| format!("a compressed histogram header: {e}"))?;
-        }
-        // Not a format the decoder reads: let it say so.
-        _ => return Ok(()),
-    }
-    let field = |at: usize| i64::from_be_bytes(header[at..at + 8].try_into().expect("8 bytes"));
-    let payload = i32::from_be_bytes(header[4..8].try_into().expect("4 bytes"));
-    let digits = i32::from_be_bytes(header[12..16].try_into().expect("4 bytes"));
-    let (lowest, highest) = (field(16).max(1) as u64, field(24).max(0) as u64);
-    if !(0..=5).contains(&digits) || highest < 2 * lowest {
-        return Err(format!(
-            "a histogram header with {digits} significant digits and range {lowest}..{highest}"
-        ));
-    }
-    // As HdrHistogram sizes it: sub-buckets for the precision, buckets for the range.
-    let sub_buckets = (2.0 * 10f64.powi(digits)).log2().ceil().exp2();
-    let buckets = ((highest as f64 / lowest as f64).log2() - sub_buckets.log2() + 2.0).max(1.0);
-    let counts = (buckets + 1.0) * sub_buckets / 2.0;
-    if counts > MAX_COUNTS as f64 {
-        return Err(format!(
-            "a histogram of range {lowest}..{highest} at {digits} digits needs {counts:.0} counts, more than {MAX_COUNTS}"
-        ));
-    }
-    // The decoder allocates the payload length it is told; no honest payload is longer
-    // than every count in its longest encoding (9 bytes).
-    if payload < 0 || payload as f64 > counts * 9.0 {
-        return Err(format!(
-            "a histogram payload of {payload} bytes for {counts:.0} counts"
-        ));
-    }
-    Ok(())
-}
-
-fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|e| format!("bad base64: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loadgen::interval_log::merge_interval_logs;
 
     #[test]
     fn latency_counts_from_the_intended_start_and_service_from_the_actual() {
@@ -455,6 +410,7 @@ mod tests {
         assert_eq!(g.count, 2);
         assert_eq!(g.late, 1);
         assert_eq!(g.errors["setup"], 1);
+        assert_eq!(rec.error_seconds()[&OpKind::Get], BTreeMap::from([(0, 1)]));
         assert_eq!(samples.len(), 1);
         let lat = Percentiles::of(&g.latency);
         let svc = Percentiles::of(&g.service);
@@ -530,32 +486,24 @@ mod tests {
     }
 
     #[test]
-    fn a_histogram_header_asking_for_gigabytes_is_refused_before_decoding() {
-        // Found by `cargo fuzz run interval_log` (2.4 GB before the check).
-        let crash = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fuzz/corpus/interval_log/oom-460c0a34aa512736322770e4391bb864e6d8f959"),
-        )
-        .unwrap();
-        let e = merge_interval_logs(&[crash]).unwrap_err();
-        assert!(e.contains("histogram"), "{e}");
-        // And one whose payload length says 2.4 GB.
-        let crash = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fuzz/corpus/interval_log/oom-fea12e5d21d168ffbad7a76b415db2d5ab7cd5a0"),
-        )
-        .unwrap();
-        let e = merge_interval_logs(&[crash]).unwrap_err();
-        assert!(e.contains("histogram"), "{e}");
-        // And counts whose decoding overflows (a panic inside the decoder).
-        let crash =
-            std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
-                "fuzz/regressions/interval_log/crash-570a78fbe5e45e323fef8f82102dbf3e7f3dfc5e",
-            ))
-            .unwrap();
-        assert!(merge_interval_logs(&[crash]).is_err());
-        // archbench's own histograms pass the same check.
-        let h = histogram();
-        assert!(check_header(&encode(&h)).is_ok());
+    fn a_recovery_is_each_ops_first_success_after_the_restore() {
+        let rec = Recorder::new(Duration::from_millis(10));
+        let t0 = rec.epoch();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let down = Err(ArchError::Setup("refused".into()));
+        rec.record(OpKind::Get, at(100), at(100), at(150), &Ok(()));
+        rec.watch_recovery(at(1_000));
+        rec.record(OpKind::Get, at(900), at(900), at(1_100), &down);
+        rec.record(OpKind::Get, at(1_200), at(1_200), at(1_250), &Ok(()));
+        rec.record(OpKind::Get, at(1_300), at(1_300), at(1_320), &Ok(()));
+        rec.record(OpKind::Create, at(2_000), at(2_000), at(2_400), &Ok(()));
+        let recoveries = rec.recoveries();
+        assert_eq!(recoveries.len(), 1);
+        assert_eq!(recoveries[0].since_ms, 1_000);
+        assert_eq!(
+            recoveries[0].first_success_ms,
+            BTreeMap::from([(OpKind::Get, 1_250), (OpKind::Create, 2_400)])
+        );
+        assert_eq!(rec.error_seconds()[&OpKind::Get], BTreeMap::from([(1, 1)]));
     }
 }

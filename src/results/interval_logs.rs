@@ -8,7 +8,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use super::Results;
-use crate::loadgen::record::merge_interval_logs;
+use crate::loadgen::interval_log::merge_interval_logs;
 
 /// Per system, per op name: every interval of the run merged.
 #[derive(Debug, Default)]

@@ -25,7 +25,7 @@ use serde::Serialize;
 pub use docker::{DockerConfig, DockerProvisioner, docker_engine_answers};
 pub use error::StoreError;
 pub use external::ExternalProvisioner;
-pub use local::{LocalBinaries, LocalOptions, LocalProvisioner, run_root};
+pub use local::{LocalBinaries, LocalOptions, LocalProvisioner, LocalServer, run_root};
 pub use process::alive as local_alive;
 pub use secret::{Secret, redact_url};
 
@@ -89,6 +89,15 @@ pub struct S3Endpoint {
     pub access_key_id: String,
     /// Secret access key: never printed.
     pub secret_access_key: Secret,
+}
+
+/// The two servers of local mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalServerKind {
+    /// PostgreSQL with TimescaleDB and pgvector.
+    Postgres,
+    /// SeaweedFS serving S3.
+    ObjectStore,
 }
 
 /// Connection details of a running set of stores.
@@ -207,6 +216,15 @@ impl Stores {
         match &self.guard {
             StoreGuard::Local(l) => l.pids(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The handle of a server archbench started and can break and restart (local mode).
+    pub fn local_server(&self, which: LocalServerKind) -> Option<LocalServer> {
+        match (&self.guard, which) {
+            (StoreGuard::Local(l), LocalServerKind::Postgres) => l.postgres().cloned(),
+            (StoreGuard::Local(l), LocalServerKind::ObjectStore) => l.object_store().cloned(),
+            _ => None,
         }
     }
 

@@ -142,6 +142,24 @@ pub fn signal(pid: u32, sig: i32) {
     }
 }
 
+/// Sends `sig` to every process of the group `pgid` (archbench starts each server as
+/// the leader of its own group); a group that is gone already is not an error.
+pub fn signal_group(pgid: u32, sig: i32) {
+    if pgid == 0 {
+        return;
+    }
+    // SAFETY: killpg(2) with a concrete group has no memory effects.
+    unsafe {
+        libc::killpg(pgid as libc::pid_t, sig);
+    }
+}
+
+/// Whether any process of the group `pgid` exists (zombies included).
+pub fn group_alive(pgid: u32) -> bool {
+    // SAFETY: signal 0 only checks existence and permission.
+    pgid != 0 && unsafe { libc::killpg(pgid as libc::pid_t, 0) } == 0
+}
+
 /// Whether a process with this id exists (and is not a zombie we could reap).
 pub fn alive(pid: u32) -> bool {
     if pid == 0 {

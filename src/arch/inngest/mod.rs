@@ -9,6 +9,12 @@
 //! step keeps failing lands in a dead-letter list that the measurements report.
 //! Not emulated: durable persistence of the queue across restarts, concurrency keys,
 //! throttling, and Inngest's own network distance (it runs on loopback here).
+//!
+//! Faults: the emulator runs inside archbench, so a fault cannot signal it. Killed, it
+//! closes its ingest listener (new connections are refused; a request on a connection
+//! opened before is answered 503) and its workers stop taking steps; started again, it
+//! listens on the same address and the queue it held goes on, as Inngest's durable
+//! queue would. Paused, every request and step waits until it is continued.
 
 mod server;
 
@@ -18,7 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{Mutex, Notify, watch};
 
 pub use server::{AppEndpoint, StepHandler};
 
@@ -115,7 +121,16 @@ struct Run {
     event: Event,
 }
 
+/// Whether the emulator serves (faults set the other two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serving {
+    Up,
+    Paused,
+    Down,
+}
+
 struct State {
+    serving: watch::Sender<Serving>,
     functions: Vec<FunctionDef>,
     queue: Mutex<VecDeque<Run>>,
     wake: Notify,
@@ -132,7 +147,15 @@ struct State {
 pub struct Emulator {
     state: Arc<State>,
     ingest_url: String,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    control: Arc<EmulatorControl>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Kills, pauses and restarts an emulator (the fault rig's handle on it).
+pub struct EmulatorControl {
+    state: Arc<State>,
+    address: std::net::SocketAddr,
+    server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Emulator {
@@ -145,6 +168,7 @@ impl Emulator {
         retry: RetryPolicy,
     ) -> std::io::Result<Self> {
         let state = Arc::new(State {
+            serving: watch::Sender::new(Serving::Up),
             functions,
             queue: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
@@ -160,17 +184,30 @@ impl Emulator {
             counts: Default::default(),
             dead: Default::default(),
         });
-        let (ingest_url, server_task) = server::serve_ingest(state.clone()).await?;
-        let mut tasks = vec![server_task];
-        for _ in 0..workers.max(1) {
-            let st = state.clone();
-            tasks.push(tokio::spawn(async move { worker(st).await }));
-        }
+        let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let (address, server_task) = server::serve_ingest(state.clone(), any_port).await?;
+        let workers = (0..workers.max(1))
+            .map(|_| {
+                let st = state.clone();
+                tokio::spawn(async move { worker(st).await })
+            })
+            .collect();
+        let control = Arc::new(EmulatorControl {
+            state: state.clone(),
+            address,
+            server: std::sync::Mutex::new(Some(server_task)),
+        });
         Ok(Self {
             state,
-            ingest_url,
-            tasks,
+            ingest_url: format!("http://{address}/e/archbench"),
+            control,
+            workers,
         })
+    }
+
+    /// The handle that kills, pauses and restarts it.
+    pub fn control(&self) -> Arc<EmulatorControl> {
+        self.control.clone()
     }
 
     /// Where events are POSTed (`{url}` with a JSON event or array of events).
@@ -216,13 +253,66 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        self.control.stop_listening();
+        for t in &self.workers {
             t.abort();
         }
     }
 }
 
+impl EmulatorControl {
+    fn stop_listening(&self) {
+        if let Some(server) = self.server.lock().expect("server lock").take() {
+            server.abort();
+        }
+    }
+
+    /// Stops serving: the listener closes and the workers stop taking steps.
+    pub fn kill(&self) {
+        self.state.serving.send_replace(Serving::Down);
+        self.stop_listening();
+    }
+
+    /// Holds every request and step until [`EmulatorControl::resume`].
+    pub fn pause(&self) {
+        self.state.serving.send_replace(Serving::Paused);
+    }
+
+    /// Serves again: after a kill, on the same address (retrying while the old
+    /// listener is being closed, up to 5 s).
+    pub async fn resume(&self) -> std::io::Result<()> {
+        if self.server.lock().expect("server lock").is_none() {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            let task = loop {
+                match server::serve_ingest(self.state.clone(), self.address).await {
+                    Ok((_, task)) => break task,
+                    Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            };
+            *self.server.lock().expect("server lock") = Some(task);
+        }
+        self.state.serving.send_replace(Serving::Up);
+        Ok(())
+    }
+}
+
 impl State {
+    /// Waits while paused; whether the emulator serves.
+    async fn wait_serving(&self) -> bool {
+        let mut serving = self.serving.subscribe();
+        match serving.wait_for(|s| *s != Serving::Paused).await {
+            Ok(s) => *s == Serving::Up,
+            Err(_) => false,
+        }
+    }
+
+    /// Waits until the emulator serves (neither paused nor down).
+    async fn wait_up(&self) {
+        let mut serving = self.serving.subscribe();
+        let _ = serving.wait_for(|s| *s == Serving::Up).await;
+    }
+
     /// Accepts one event: one run per function it triggers.
     async fn accept(&self, event: Event) -> Vec<u64> {
         let mut ids = Vec::new();
@@ -260,6 +350,7 @@ impl State {
 
 async fn worker(state: Arc<State>) {
     loop {
+        state.wait_up().await;
         let run = {
             let mut q = state.queue.lock().await;
             let r = q.pop_front();
@@ -287,6 +378,7 @@ async fn execute(state: &State, run: Run) {
         let mut attempt = 1;
         let mut backoff = state.retry.first_backoff;
         loop {
+            state.wait_up().await;
             state.count(&run.event.name, 0, 1, 0);
             let req = StepRequest {
                 run_id: run.id,
@@ -377,5 +469,24 @@ impl IngestClient {
             .await
             .map(|a| a.ids)
             .map_err(|e| format!("ingest answer: {e}"))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::rig::faults::Breakable for EmulatorControl {
+    async fn kill(&self) -> Result<(), String> {
+        EmulatorControl::kill(self);
+        Ok(())
+    }
+
+    async fn pause(&self) -> Result<(), String> {
+        EmulatorControl::pause(self);
+        Ok(())
+    }
+
+    async fn restore(&self, _: crate::rig::faults::FaultAction) -> Result<(), String> {
+        self.resume()
+            .await
+            .map_err(|e| format!("listening on {} again: {e}", self.address))
     }
 }

@@ -10,26 +10,35 @@ use axum::{Json, Router};
 
 use super::{Event, State, StepRequest};
 
+/// Serves the ingest endpoint on `address` (port 0: a free one) and returns the address
+/// it listens on.
 pub(super) async fn serve_ingest(
     state: Arc<State>,
-) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    address: std::net::SocketAddr,
+) -> std::io::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     async fn ingest(
         AxState(st): AxState<Arc<State>>,
         Json(ev): Json<Event>,
-    ) -> Json<serde_json::Value> {
+    ) -> (StatusCode, Json<serde_json::Value>) {
+        // A connection opened before a kill outlives the listener: it answers as a
+        // dead server's would not, with an error. A paused emulator holds the request.
+        if !st.wait_serving().await {
+            let down = serde_json::json!({ "error": "the emulator is down" });
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(down));
+        }
         let ids = st.accept(ev).await;
-        Json(serde_json::json!({ "ids": ids }))
+        (StatusCode::OK, Json(serde_json::json!({ "ids": ids })))
     }
     let app = Router::new()
         .route("/e/archbench", post(ingest))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/e/archbench", listener.local_addr()?);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let address = listener.local_addr()?;
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok((url, task))
+    Ok((address, task))
 }
 
 /// Executes steps on behalf of the app; the systems under test implement it.

@@ -388,6 +388,10 @@ impl Harness for V02 {
         self.runtime.dead_letters()
     }
 
+    fn emulator(&self) -> Option<std::sync::Arc<super::inngest::EmulatorControl>> {
+        Some(self.runtime.emulator())
+    }
+
     async fn grow_events(&self, g: &EventGrowth) -> OpResult<u64> {
         // Probe payloads are 256 characters: real V0.2 payloads are TOASTed out of line,
         // which leaves a heap tuple of about this size for the time-window scan to read.

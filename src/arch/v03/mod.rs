@@ -408,6 +408,10 @@ impl Harness for V03 {
         self.runtime.dead_letters()
     }
 
+    fn emulator(&self) -> Option<std::sync::Arc<super::inngest::EmulatorControl>> {
+        Some(self.runtime.emulator())
+    }
+
     async fn grow_events(&self, g: &EventGrowth) -> OpResult<u64> {
         common::grow_events(
             &self.clients.pool,

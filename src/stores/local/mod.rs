@@ -4,6 +4,9 @@
 
 mod postgres;
 mod seaweed;
+mod server;
+
+pub use server::LocalServer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -167,10 +170,10 @@ impl StoreProvisioner for LocalProvisioner {
         let mut ports = PortPicker::default();
         let pg = postgres::start(&bins, stores.instance.dir(), opts, &mut ports).await?;
         let pg_endpoint = pg.endpoint.clone();
-        stores.postgres = Some(pg);
+        stores.postgres = Some(pg.server);
         let sw = seaweed::start(&bins, stores.instance.dir(), opts, &mut ports).await?;
         let s3_endpoint = sw.endpoint.clone();
-        stores.seaweed = Some(sw);
+        stores.seaweed = Some(sw.server);
         let endpoints = Endpoints {
             mode: StoreMode::Local,
             postgres: pg_endpoint,
@@ -187,8 +190,8 @@ impl StoreProvisioner for LocalProvisioner {
 /// Local stores that are running; stopped by [`LocalStores::shutdown`] or on drop.
 pub struct LocalStores {
     instance: registry::Instance,
-    postgres: Option<postgres::LocalPostgres>,
-    seaweed: Option<seaweed::LocalSeaweed>,
+    postgres: Option<LocalServer>,
+    seaweed: Option<LocalServer>,
     keep: bool,
 }
 
@@ -198,14 +201,21 @@ impl LocalStores {
     }
 
     pub(crate) fn pids(&self) -> Vec<u32> {
-        let mut v = Vec::new();
-        if let Some(p) = &self.postgres {
-            v.push(p.process.pid());
-        }
-        if let Some(s) = &self.seaweed {
-            v.push(s.process.pid());
-        }
-        v
+        [&self.postgres, &self.seaweed]
+            .into_iter()
+            .flatten()
+            .filter_map(LocalServer::pid)
+            .collect()
+    }
+
+    /// PostgreSQL's handle.
+    pub(crate) fn postgres(&self) -> Option<&LocalServer> {
+        self.postgres.as_ref()
+    }
+
+    /// SeaweedFS's handle.
+    pub(crate) fn object_store(&self) -> Option<&LocalServer> {
+        self.seaweed.as_ref()
     }
 
     pub(crate) async fn shutdown(mut self) -> Result<(), StoreError> {
@@ -219,13 +229,13 @@ impl LocalStores {
         } else {
             (Some(libc::SIGKILL), Some(libc::SIGQUIT))
         };
-        if let Some(s) = self.seaweed.take()
-            && let Err(e) = s.process.stop_with(weed_signal, grace).await
+        if let Some(s) = self.seaweed.take().and_then(|s| s.take())
+            && let Err(e) = s.stop_with(weed_signal, grace).await
         {
             first_err.get_or_insert(e);
         }
-        if let Some(p) = self.postgres.take()
-            && let Err(e) = p.process.stop_with(pg_signal, grace).await
+        if let Some(p) = self.postgres.take().and_then(|p| p.take())
+            && let Err(e) = p.stop_with(pg_signal, grace).await
         {
             first_err.get_or_insert(e);
         }
@@ -243,8 +253,14 @@ impl Drop for LocalStores {
         // so nothing outlives archbench. PostgreSQL gets SIGQUIT (immediate shutdown);
         // the handles are kept until then because dropping one sends SIGKILL at once.
         let procs: Vec<process::OwnedProcess> = [
-            self.postgres.take().map(|p| (p.process, libc::SIGQUIT)),
-            self.seaweed.take().map(|s| (s.process, libc::SIGKILL)),
+            self.postgres
+                .take()
+                .and_then(|p| p.take())
+                .map(|p| (p, libc::SIGQUIT)),
+            self.seaweed
+                .take()
+                .and_then(|s| s.take())
+                .map(|s| (s, libc::SIGKILL)),
         ]
         .into_iter()
         .flatten()

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 use super::LocalBinaries;
+use super::server::LocalServer;
 use crate::stores::ports::PortPicker;
 use crate::stores::process::{OwnedProcess, RunAs, log_tail};
 use crate::stores::{PostgresEndpoint, ProvisionOptions, Secret, StoreError, health};
@@ -16,7 +17,7 @@ use crate::stores::{PostgresEndpoint, ProvisionOptions, Secret, StoreError, heal
 const SUPERUSER: &str = "archbench";
 
 pub struct LocalPostgres {
-    pub process: OwnedProcess,
+    pub server: LocalServer,
     pub endpoint: PostgresEndpoint,
 }
 
@@ -108,7 +109,19 @@ pub async fn start(
     let pool = health::connect(&endpoint, 2).await?;
     health::ensure_extensions(&pool, &endpoint.display_url).await?;
     pool.close().await;
-    Ok(LocalPostgres { process, endpoint })
+    let (bins, opts) = (bins.clone(), opts.clone());
+    let respawn =
+        Box::new(move || spawn_server(&bins, &data, &sock, port, &opts, &server_log, owner));
+    let ready_endpoint = endpoint.clone();
+    let ready = Box::new(move || {
+        let endpoint = ready_endpoint.clone();
+        Box::pin(async move {
+            health::connect(&endpoint, 1).await?.close().await;
+            Ok(())
+        }) as _
+    });
+    let server = LocalServer::new("PostgreSQL", process, respawn, ready);
+    Ok(LocalPostgres { server, endpoint })
 }
 
 /// `initdb` with a superuser password read from a file only its user can read,

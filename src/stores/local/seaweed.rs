@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 use super::LocalBinaries;
+use super::server::LocalServer;
 use crate::stores::ports::PortPicker;
 use crate::stores::process::{OwnedProcess, log_tail};
 use crate::stores::{ProvisionOptions, S3Endpoint, Secret, StoreError, s3};
 
 pub struct LocalSeaweed {
-    pub process: OwnedProcess,
+    pub server: LocalServer,
     pub endpoint: S3Endpoint,
 }
 
@@ -56,24 +57,31 @@ pub async fn start(
     let access_key_id = format!("AB{}", Secret::generate(18).expose().to_uppercase());
     let secret = Secret::generate(40);
 
-    let mut cmd = Command::new(&bins.weed);
-    cmd.arg("mini")
-        .arg(format!("-dir={}", data.display()))
-        .args([
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-master.telemetry=false",
-        ])
-        .arg(format!(
-            "-filer.localSocket={}",
-            base.join("filer.sock").display()
-        ))
-        .args(port_flags(s3_port, &others))
-        .current_dir(&base)
-        .env("AWS_ACCESS_KEY_ID", &access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", secret.expose())
-        .env_remove("S3_BUCKET");
-    let mut process = OwnedProcess::spawn("SeaweedFS", cmd, &log, None, libc::SIGTERM)?;
+    let spawn = {
+        let (weed, base, log) = (bins.weed.clone(), base.clone(), log.clone());
+        let (access_key_id, secret) = (access_key_id.clone(), secret.clone());
+        move || {
+            let mut cmd = Command::new(&weed);
+            cmd.arg("mini")
+                .arg(format!("-dir={}", base.join("data").display()))
+                .args([
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    "-master.telemetry=false",
+                ])
+                .arg(format!(
+                    "-filer.localSocket={}",
+                    base.join("filer.sock").display()
+                ))
+                .args(port_flags(s3_port, &others))
+                .current_dir(&base)
+                .env("AWS_ACCESS_KEY_ID", &access_key_id)
+                .env("AWS_SECRET_ACCESS_KEY", secret.expose())
+                .env_remove("S3_BUCKET");
+            OwnedProcess::spawn("SeaweedFS", cmd, &log, None, libc::SIGTERM)
+        }
+    };
+    let mut process = spawn()?;
 
     let endpoint = S3Endpoint {
         endpoint: format!("http://127.0.0.1:{s3_port}"),
@@ -116,7 +124,16 @@ pub async fn start(
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-    Ok(LocalSeaweed { process, endpoint })
+    let ready_endpoint = endpoint.clone();
+    let ready = Box::new(move || {
+        let endpoint = ready_endpoint.clone();
+        Box::pin(async move {
+            let client = s3::client_with_retries(&endpoint, 1);
+            s3::probe(&client, &endpoint).await.map(|_| ())
+        }) as _
+    });
+    let server = LocalServer::new("SeaweedFS", process, Box::new(spawn), ready);
+    Ok(LocalSeaweed { server, endpoint })
 }
 
 #[cfg(test)]
