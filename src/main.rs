@@ -9,6 +9,7 @@ use archbench::arch::fault::FaultSpec;
 use archbench::cli::{self, StoreChoice};
 use archbench::gate::GateOverrides;
 use archbench::report::ReportInputs;
+use archbench::rig::faults::Fault;
 use archbench::run::Limits;
 use archbench::stores::StoreMode;
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,12 @@ enum Command {
         /// Inject a delay to validate the gate: SYSTEM.OP=+20% or SYSTEM.OP=+2ms (repeatable).
         #[arg(long = "fault", value_parser = parse_fault)]
         faults: Vec<FaultSpec>,
+        /// Kill or pause a store mid-run, then restart or continue it (repeatable), as a
+        /// `[[fault]]` would: TARGET:ACTION@AT+FOR, e.g. postgres:kill@20s+5s. Targets:
+        /// postgres, object_store, emulator; actions: kill, pause; AT counts from the
+        /// first measured phase of each system.
+        #[arg(long = "fault-at", value_parser = Fault::parse)]
+        fault_at: Vec<Fault>,
         /// Do not write the approval report after the run.
         #[arg(long)]
         no_report: bool,
@@ -256,12 +263,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             out: folder,
             repeat,
             faults,
+            fault_at,
             no_report,
             dry_run,
             limits,
             report,
         } => {
-            let options = stores.choice().run_options(
+            let mut options = stores.choice().run_options(
                 scenario,
                 systems.as_deref(),
                 folder,
@@ -269,6 +277,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 faults,
                 limits.limits(),
             );
+            options.fault_at = fault_at;
             let after = cli::run::AfterRun {
                 dry_run,
                 no_report,

@@ -41,6 +41,26 @@ fn slower_create(v: &mut serde_json::Value) {
     }
 }
 
+/// Test cases and failures in JUnit XML, which must be well-formed.
+fn junit_cases_and_failures(xml: &str) -> (usize, usize) {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut cases, mut failures) = (0, 0);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    b"testcase" => cases += 1,
+                    b"failure" => failures += 1,
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    (cases, failures)
+}
+
 fn gate(baseline: &Path, current: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_archbench"))
         .arg("gate")
@@ -98,21 +118,7 @@ fn a_regression_exits_1_with_markdown_and_well_formed_junit() {
     // mode of every other output.
     let report = compare_files(&fixture(), &slow, &GateOverrides::default()).unwrap();
     let xml = std::fs::read_to_string(&junit_path).unwrap();
-    let mut reader = quick_xml::Reader::from_str(&xml);
-    let (mut cases, mut failures) = (0, 0);
-    loop {
-        match reader.read_event().expect("well-formed XML") {
-            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
-                match e.name().as_ref() {
-                    b"testcase" => cases += 1,
-                    b"failure" => failures += 1,
-                    _ => {}
-                }
-            }
-            quick_xml::events::Event::Eof => break,
-            _ => {}
-        }
-    }
+    let (cases, failures) = junit_cases_and_failures(&xml);
     assert_eq!(cases, 7, "7 ops x 1 percentile");
     assert_eq!(failures, report.regressions().count());
     assert_eq!(failures, 1, "only create regressed");
@@ -195,4 +201,57 @@ fn an_incomplete_run_never_passes() {
     let o = gate(&fixture(), &incomplete, &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("incomplete"));
+}
+
+#[test]
+fn a_run_over_its_error_budget_fails_and_one_within_it_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let total: u64 = read(&fixture())["systems"][SYSTEM]["ops"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|o| o["count"].as_u64().unwrap())
+        .sum();
+    // `errors` failed creates, under an SLO of 1% failed ops.
+    let failing = |errors: u64| {
+        move |v: &mut serde_json::Value| {
+            v["scenario"]["slo"] = serde_json::json!({ "max_error_rate": 0.01 });
+            v["systems"][SYSTEM]["ops"]["create"]["errors"] = errors.into();
+        }
+    };
+    let within = edited(dir.path(), "within.json", &failing(total / 200));
+    let o = gate(&fixture(), &within, &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("| error rate | SLO |") && stdout.contains("≤ 1.00% | pass |"),
+        "{stdout}"
+    );
+
+    let over = edited(dir.path(), "over.json", &failing(total / 50));
+    let junit_path = dir.path().join("junit.xml");
+    let o = gate(
+        &fixture(),
+        &over,
+        &["--junit", junit_path.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{SYSTEM} failed 2.00% of its ops, above the SLO of 1.00%"
+        )),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("**OVER BUDGET**"));
+    let xml = std::fs::read_to_string(&junit_path).unwrap();
+    assert_eq!(
+        junit_cases_and_failures(&xml),
+        (8, 1),
+        "7 ops and one SLO case: {xml}"
+    );
+    assert!(
+        xml.contains("<testsuite name=\"slo\" tests=\"1\" failures=\"1\">"),
+        "{xml}"
+    );
 }

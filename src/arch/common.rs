@@ -37,6 +37,9 @@ pub async fn pool(endpoints: &Endpoints, max: u32) -> Result<PgPool, StoreError>
     );
     PgPoolOptions::new()
         .max_connections(max)
+        // A slow acquire is latency the histograms already hold; while a store is down
+        // (a fault) a warning per op would bury the run's output.
+        .acquire_slow_level(tracing::log::LevelFilter::Debug)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // date_trunc follows the session time zone; time_bucket works in UTC.

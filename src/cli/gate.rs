@@ -50,10 +50,29 @@ pub fn gate(
                 )
             })
             .collect();
-        let why = report
+        let over_budget: Vec<String> = report
+            .error_budget
+            .iter()
+            .filter(|b| !b.within())
+            .map(|b| {
+                format!(
+                    "{} failed {:.2}% of its ops, above the SLO of {:.2}%",
+                    b.system,
+                    b.error_rate * 100.0,
+                    b.max_error_rate * 100.0
+                )
+            })
+            .collect();
+        let regressed =
+            (!regressions.is_empty()).then(|| format!("regression in {}", regressions.join(", ")));
+        let why: Vec<String> = report
             .blocked
-            .clone()
-            .unwrap_or_else(|| format!("regression in {}", regressions.join(", ")));
+            .iter()
+            .cloned()
+            .chain(regressed)
+            .chain(over_budget)
+            .collect();
+        let why = why.join("; ");
         return Err(GateFailed(why).into());
     }
     Ok(report)

@@ -58,6 +58,7 @@ impl StoreChoice {
             repeat,
             faults,
             limits,
+            fault_at: Vec::new(),
         }
     }
 }

@@ -112,12 +112,55 @@ pub struct GateReport {
     pub comparisons: Vec<Comparison>,
     /// Why the gate fails regardless of the comparisons (an incomplete run).
     pub blocked: Option<String>,
+    /// Per system of the current run, its failed ops against the scenario's `[slo]`
+    /// (empty when the scenario sets none).
+    pub error_budget: Vec<ErrorBudget>,
+}
+
+/// One system's failed ops against the scenario's error budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBudget {
+    /// System.
+    pub system: String,
+    /// Failed ops in the measured phases.
+    pub errors: u64,
+    /// Ops in the measured phases.
+    pub ops: u64,
+    /// `errors / ops`.
+    pub error_rate: f64,
+    /// The scenario's `[slo] max_error_rate`.
+    pub max_error_rate: f64,
+}
+
+impl ErrorBudget {
+    /// Whether the system stayed within the budget.
+    pub fn within(&self) -> bool {
+        self.error_rate <= self.max_error_rate
+    }
+}
+
+/// The current run's systems against its scenario's `[slo]`.
+fn error_budget(c: &Results) -> Vec<ErrorBudget> {
+    let Some(slo) = c.scenario.slo else {
+        return Vec::new();
+    };
+    c.systems
+        .iter()
+        .map(|(system, r)| ErrorBudget {
+            system: system.clone(),
+            errors: r.ops.values().map(|o| o.errors).sum(),
+            ops: r.ops.values().map(|o| o.count).sum(),
+            error_rate: r.error_rate(),
+            max_error_rate: slo.max_error_rate,
+        })
+        .collect()
 }
 
 impl GateReport {
     /// Whether CI may go on.
     pub fn passed(&self) -> bool {
         self.blocked.is_none()
+            && self.error_budget.iter().all(ErrorBudget::within)
             && self
                 .comparisons
                 .iter()
@@ -253,6 +296,7 @@ pub fn compare(
         method_note,
         comparisons,
         blocked,
+        error_budget: error_budget(c),
     })
 }
 

@@ -19,6 +19,26 @@ pub fn markdown(r: &GateReport) -> String {
     if let Some(b) = &r.blocked {
         s.push_str(&format!("**Blocked:** {}\n\n", escape_md(b)));
     }
+    if !r.error_budget.is_empty() {
+        s.push_str("| system | failed ops | ops | error rate | SLO | verdict |\n");
+        s.push_str("|---|---:|---:|---:|---:|---|\n");
+        for b in &r.error_budget {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.2}% | ≤ {:.2}% | {} |\n",
+                escape_md(&b.system),
+                b.errors,
+                b.ops,
+                b.error_rate * 100.0,
+                b.max_error_rate * 100.0,
+                if b.within() {
+                    "pass"
+                } else {
+                    "**OVER BUDGET**"
+                }
+            ));
+        }
+        s.push('\n');
+    }
     s.push_str(&format!("{}.\n\n", escape_md(&r.method_note)));
     s.push_str(
         "| system | op | percentile | baseline | current | change | threshold | p | verdict |\n",
@@ -57,12 +77,36 @@ pub fn markdown(r: &GateReport) -> String {
 pub fn junit(r: &GateReport) -> String {
     let mut systems: Vec<&str> = r.comparisons.iter().map(|c| c.system.as_str()).collect();
     systems.dedup();
-    let failures = r.regressions().count() + usize::from(r.blocked.is_some());
+    let over_budget = r.error_budget.iter().filter(|b| !b.within()).count();
+    let failures = r.regressions().count() + usize::from(r.blocked.is_some()) + over_budget;
     let mut s = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"archbench gate\" tests=\"{}\" failures=\"{}\">\n",
-        r.comparisons.len() + usize::from(r.blocked.is_some()),
+        r.comparisons.len() + usize::from(r.blocked.is_some()) + r.error_budget.len(),
         failures
     );
+    if !r.error_budget.is_empty() {
+        s.push_str(&format!(
+            "  <testsuite name=\"slo\" tests=\"{}\" failures=\"{over_budget}\">\n",
+            r.error_budget.len()
+        ));
+        for b in &r.error_budget {
+            s.push_str(&format!(
+                "    <testcase classname=\"archbench.slo\" name=\"{}.error_rate\">",
+                xml(&b.system)
+            ));
+            if !b.within() {
+                s.push_str(&format!(
+                    "<failure message=\"{} of {} ops failed ({:.2}%), above the SLO of {:.2}%\"/>",
+                    b.errors,
+                    b.ops,
+                    b.error_rate * 100.0,
+                    b.max_error_rate * 100.0
+                ));
+            }
+            s.push_str("</testcase>\n");
+        }
+        s.push_str("  </testsuite>\n");
+    }
     if let Some(b) = &r.blocked {
         s.push_str(&format!(
             "  <testsuite name=\"run\" tests=\"1\" failures=\"1\">\n    <testcase classname=\"archbench.run\" name=\"complete\"><failure message=\"{}\"/></testcase>\n  </testsuite>\n",

@@ -6,6 +6,7 @@
 //! Types measured elsewhere and serialised into the file are re-exported here, so
 //! that the whole schema is visible from this one module.
 
+mod faults;
 mod file;
 mod interval_logs;
 
@@ -20,6 +21,7 @@ pub use crate::measure::copies::CopiesReport;
 pub use crate::measure::dbtime::DbTime;
 pub use crate::measure::growth::GrowthPoint;
 pub use crate::measure::lag::{LagReport, LagSummary};
+pub use faults::{FaultAction, FaultEvents, FaultOpResult, FaultResult, FaultTarget};
 pub use file::{ResultsError, SCHEMA_VERSION};
 pub use interval_logs::IntervalLogs;
 
@@ -100,6 +102,9 @@ pub struct ScenarioInfo {
     pub user_behaviour: BTreeMap<String, toml::Value>,
     /// The scenario's CI gate settings.
     pub gate: crate::scenario::GateConfig,
+    /// The error budget the gate holds the run to (`[slo]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::scenario::Slo>,
 }
 
 /// Where the run happened.
@@ -248,6 +253,28 @@ pub struct SystemResults {
     /// The time-window (`activity`) query as the event log grows (`[growth]`).
     #[serde(default)]
     pub event_growth: Option<Vec<GrowthPoint>>,
+    /// Faults injected into the measured phases (`[[fault]]`, `--fault-at`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultResult>,
+    /// Per repetition, failed ops per op and second of the recorder (seconds with
+    /// failures only; absent when nothing failed).
+    #[serde(default, skip_serializing_if = "no_errors")]
+    pub errors_by_second: Vec<BTreeMap<String, BTreeMap<u64, u64>>>,
+}
+
+fn no_errors(per_repetition: &[BTreeMap<String, BTreeMap<u64, u64>>]) -> bool {
+    per_repetition.iter().all(BTreeMap::is_empty)
+}
+
+impl SystemResults {
+    /// Failed ops over all ops of the measured phases.
+    pub fn error_rate(&self) -> f64 {
+        let (errors, ops) = self
+            .ops
+            .values()
+            .fold((0, 0), |(e, n), o| (e + o.errors, n + o.count));
+        errors as f64 / ops.max(1) as f64
+    }
 }
 
 /// Stored bytes before and after the measured phases, and the writes between.

@@ -64,16 +64,23 @@ impl FaultAction {
 
 /// One fault: `target` broken by `action` at `at` into the measured phases, restored
 /// `down_for` later.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Fault {
     /// What breaks.
     pub target: FaultTarget,
     /// How.
     pub action: FaultAction,
     /// When, counted from the start of the first measured phase of each system's turn.
+    #[serde(serialize_with = "as_text")]
     pub at: Duration,
     /// How long until it is started again or continued.
+    #[serde(rename = "for", serialize_with = "as_text")]
     pub down_for: Duration,
+}
+
+/// A duration as a scenario file writes it (`20s`).
+fn as_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_duration(*d))
 }
 
 impl Fault {

@@ -39,6 +39,12 @@ pub(super) async fn assemble(
     for f in &options.faults {
         notes.push(format!("fault injected: {}", f.describe()));
     }
+    for f in &scenario.faults {
+        notes.push(format!(
+            "store fault injected into each system's measured phases: {}",
+            f.describe()
+        ));
+    }
     if let Some(stage) = measured.stopped_in {
         notes.push(format!(
             "interrupted in stage `{}`: the results cover the ops that ran before the stop",
@@ -59,6 +65,7 @@ pub(super) async fn assemble(
             seeded_entities: scenario.seeded_entities(),
             user_behaviour: scenario.user_behaviour.clone(),
             gate: scenario.gate.clone(),
+            slo: scenario.slo,
         },
         environment: environment(stores_info, facts.revision),
         phases: scenario.phases.iter().map(phase_info).collect(),

@@ -119,6 +119,7 @@ pub(super) async fn measure_systems(
         }
         let recorders = records.recorders.remove(&s.name).unwrap_or_default();
         let mut results = summarise(&recorders);
+        results.faults = records.faults.remove(&s.name).unwrap_or_default();
         read_counters(s, &mut results);
         if let Some(before) = records.before.get(&s.name)
             && measured.stopped_in.is_none()

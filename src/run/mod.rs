@@ -7,6 +7,7 @@
 mod assemble;
 mod connect;
 mod estimate;
+mod faults;
 mod machine;
 mod measure;
 mod phases;
@@ -44,6 +45,8 @@ pub struct RunOptions {
     pub faults: Vec<FaultSpec>,
     /// Memory and disk the run may use at most, beyond what the machine has.
     pub limits: Limits,
+    /// Store faults besides the scenario's (`--fault-at postgres:kill@20s+5s`).
+    pub fault_at: Vec<crate::rig::faults::Fault>,
 }
 
 /// What `run` produced.
@@ -101,9 +104,11 @@ pub async fn run(
 
 async fn run_scenario(
     options: RunOptions,
-    scenario: Scenario,
+    mut scenario: Scenario,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<RunSummary> {
+    faults::check_fault_at(&scenario, &options.fault_at)?;
+    scenario.faults.extend(options.fault_at.iter().copied());
     let names = options
         .systems
         .clone()
@@ -248,6 +253,7 @@ async fn run_stages(
     };
     let systems = &connected.systems;
     let meter = connected.meter.as_ref();
+    let fault_plans = faults::plans(&scenario.faults, stores, systems)?;
     let seed = seeding::seed_systems(systems, scenario, started.at, out);
     let Some(space) = watch.unless_signalled(seed).await.transpose()? else {
         close(connected.meter).await;
@@ -260,6 +266,7 @@ async fn run_stages(
         repeat: options.repeat,
         meter,
         stop: &stop,
+        faults: &fault_plans,
     };
     let records = phases::run_phases(&phase_inputs, systems, out).await?;
     let measure_inputs = measure::MeasureInputs {

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 use super::connect::System;
+use super::faults::{self, FaultPlans};
 use super::measure::UsageSnapshot;
 use super::progress;
 use crate::loadgen::executor::{run_closed, run_open};
 use crate::loadgen::plan::{KeySpace, Planner};
 use crate::loadgen::record::Recorder;
+use crate::results::FaultResult;
 use crate::scenario::{Phase, Scenario, Workload};
 
 /// What the phases leave for the measurements.
@@ -20,6 +22,8 @@ pub(super) struct PhaseRecords {
     pub recorders: BTreeMap<String, Vec<Arc<Recorder>>>,
     /// Per system, database time and stored bytes before its first measured phase.
     pub before: BTreeMap<String, UsageSnapshot>,
+    /// Per system, the faults injected into its repetitions.
+    pub faults: BTreeMap<String, Vec<FaultResult>>,
 }
 
 /// What the phases run on.
@@ -34,6 +38,8 @@ pub(super) struct PhaseInputs<'a> {
     pub meter: Option<&'a sqlx::PgPool>,
     /// Set on Ctrl-C: no new phase starts, the running one drains.
     pub stop: &'a Arc<AtomicBool>,
+    /// Per system, the faults to inject into its measured phases.
+    pub faults: &'a FaultPlans,
 }
 
 /// Runs every repetition of every system, alternating systems A B A B.
@@ -46,20 +52,25 @@ pub(super) async fn run_phases(
     let mut records = PhaseRecords {
         recorders: BTreeMap::new(),
         before: BTreeMap::new(),
+        faults: BTreeMap::new(),
     };
     let mut measured_once: BTreeMap<String, bool> = BTreeMap::new();
     'repetitions: for repetition in 0..inputs.repeat {
         for s in systems {
             let recorder = Arc::new(Recorder::new(scenario.run.late_after));
+            let mut fault_run = None;
             for (index, phase) in scenario.phases.iter().enumerate() {
                 if inputs.stop.load(SeqCst) {
-                    break 'repetitions;
+                    break;
                 }
                 // Database time and stored bytes count from the first measured phase on,
                 // as the round-trip counters do (they were cleared after seeding/warm-up).
                 if phase.record && !records.before.contains_key(&s.name) {
                     let snapshot = UsageSnapshot::read(s, inputs.meter).await;
                     records.before.insert(s.name.clone(), snapshot);
+                }
+                if phase.record && fault_run.is_none() {
+                    fault_run = faults::start(inputs.faults.get(&s.name), &recorder);
                 }
                 let target = if phase.record {
                     recorder.clone()
@@ -76,11 +87,26 @@ pub(super) async fn run_phases(
                     s.sut.clear_counters();
                 }
             }
+            // Whatever is still down is restored before the next system's turn.
+            if let Some(run) = fault_run {
+                let events = run.finish().await;
+                for e in &events {
+                    writeln!(out, "{} fault {}", s.name, faults::describe(e))?;
+                }
+                records
+                    .faults
+                    .entry(s.name.clone())
+                    .or_default()
+                    .extend(faults::results(repetition, events, &recorder));
+            }
             records
                 .recorders
                 .entry(s.name.clone())
                 .or_default()
                 .push(recorder);
+            if inputs.stop.load(SeqCst) {
+                break 'repetitions;
+            }
         }
     }
     Ok(records)

@@ -24,7 +24,14 @@ pub(super) fn summarise(recorders: &[Arc<Recorder>]) -> SystemResults {
     let mut total: BTreeMap<OpKind, OpRecord> = BTreeMap::new();
     let mut repetitions = Vec::new();
     let mut error_samples = Vec::new();
+    let mut errors_by_second = Vec::new();
     for r in recorders {
+        errors_by_second.push(
+            r.error_seconds()
+                .into_iter()
+                .map(|(op, seconds)| (op.name().to_string(), seconds))
+                .collect(),
+        );
         let (ops, samples) = r.snapshot();
         repetitions.push(
             ops.iter()
@@ -68,5 +75,7 @@ pub(super) fn summarise(recorders: &[Arc<Recorder>]) -> SystemResults {
         db_time: None,
         storage_growth: None,
         event_growth: None,
+        faults: Vec::new(),
+        errors_by_second,
     }
 }

@@ -2,6 +2,7 @@
 //! op mix, key popularity, the RNG seed and the systems. TOML with unknown keys
 //! rejected; every error names the file, line, column and field, and what is allowed.
 
+mod faults;
 mod model;
 mod raw;
 mod validate;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::arch::OpKind;
+pub use crate::rig::faults::Fault;
 
 /// A duration written as `"30s"`, `"2m"`, `"250ms"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -121,6 +122,18 @@ pub struct Scenario {
     pub sweep_users: Vec<u64>,
     /// The event-log growth probe (`[growth]`), run after the measurements.
     pub growth: Option<GrowthProbe>,
+    /// Store faults injected into each system's measured phases (`[[fault]]`).
+    pub faults: Vec<Fault>,
+    /// The service level the gate holds a run to (`[slo]`).
+    pub slo: Option<Slo>,
+}
+
+/// The service level of a run: the gate fails a run whose share of failed ops is
+/// above it, on any system.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Slo {
+    /// Failed ops over measured ops, per system: 0.01 is 1%.
+    pub max_error_rate: f64,
 }
 
 /// The event-log growth probe: synthetic events of more users are added to each

@@ -32,6 +32,26 @@ pub(crate) struct RawScenario {
     pub(super) sweep: Option<Spanned<RawSweep>>,
     #[serde(default)]
     pub(super) growth: Option<Spanned<RawGrowth>>,
+    #[serde(default, rename = "fault")]
+    pub(super) faults: Vec<Spanned<RawFault>>,
+    #[serde(default)]
+    pub(super) slo: Option<Spanned<RawSlo>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFault {
+    pub(super) target: Spanned<String>,
+    pub(super) action: Spanned<String>,
+    pub(super) at: Spanned<HumanDuration>,
+    #[serde(rename = "for")]
+    pub(super) down_for: Spanned<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSlo {
+    pub(super) max_error_rate: Spanned<f64>,
 }
 
 #[derive(Debug, Deserialize)]

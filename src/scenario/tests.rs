@@ -243,3 +243,64 @@ fn loads_past_what_the_machine_can_issue_or_hold_are_refused() {
     let e = err(&replace("p99 = 20000", "p99 = 1e12"));
     assert!(e.contains("seeding.body_bytes.p99: at most"), "{e}");
 }
+
+#[test]
+fn faults_and_the_error_budget_are_read_and_checked() {
+    let with = |extra: &str| format!("{VALID}\n{extra}");
+    let fault = |target: &str, action: &str, at: &str, down: &str| {
+        format!(
+            "[[fault]]\ntarget = \"{target}\"\naction = \"{action}\"\nat = \"{at}\"\nfor = \"{down}\"\n"
+        )
+    };
+    let s = parse(
+        &with(&format!(
+            "{}{}[slo]\nmax_error_rate = 0.02\n",
+            fault("postgres", "kill", "10s", "5s"),
+            fault("emulator", "pause", "12s", "3s")
+        )),
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert_eq!(s.faults.len(), 2);
+    assert_eq!(s.faults[0].describe(), "postgres kill at 10s for 5s");
+    assert_eq!(s.slo.unwrap().max_error_rate, 0.02);
+    assert!(parse(VALID, Path::new("x.toml")).unwrap().faults.is_empty());
+
+    let e = err(&with(&fault("redis", "kill", "10s", "5s")));
+    assert!(
+        e.contains(
+            "fault[0].target: unknown target `redis`; one of: postgres, object_store, emulator"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("x.toml:45:10:"), "the target's value: {e}");
+    let e = err(&with(&fault("postgres", "stop", "10s", "5s")));
+    assert!(
+        e.contains("fault[0].action: unknown action `stop`; one of: kill, pause"),
+        "{e}"
+    );
+    let e = err(&with(&fault("postgres", "kill", "10s", "0s")));
+    assert!(e.contains("fault[0].for: must be above zero"), "{e}");
+    // The measured phases last 2m 30s (the warm-up does not count).
+    let e = err(&with(&fault("postgres", "kill", "2m 28s", "2s")));
+    assert!(
+        e.contains(
+            "fault[0].at: the fault ends at 2m 30s into the measured phases, which last 2m 30s"
+        ),
+        "{e}"
+    );
+    let e = err(&with(&format!(
+        "{}{}",
+        fault("object_store", "kill", "10s", "5s"),
+        fault("object_store", "pause", "14s", "1s")
+    )));
+    assert!(
+        e.contains("fault[1].at: overlaps `object_store kill at 10s for 5s`"),
+        "{e}"
+    );
+    let e = err(&with("[slo]\nmax_error_rate = 5\n"));
+    assert!(
+        e.contains("slo.max_error_rate: must be a share of ops within 0..=1"),
+        "{e}"
+    );
+}

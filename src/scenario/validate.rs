@@ -12,7 +12,11 @@ use super::model::*;
 use super::raw::*;
 use crate::arch::{OpKind, V02_NAME, V03_NAME};
 
-fn problem<T>(s: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) -> Problem {
+pub(super) fn problem<T>(
+    s: &Spanned<T>,
+    field: impl Into<String>,
+    message: impl Into<String>,
+) -> Problem {
     Problem {
         span: s.span(),
         field: field.into(),
@@ -52,6 +56,8 @@ impl RawScenario {
         let run = validate_run(self.run.as_ref())?;
         let sweep_users = validate_sweep(self.sweep.as_ref())?;
         let growth = validate_growth(self.growth.as_ref())?;
+        let faults = super::faults::validate_faults(&self.faults, &phases)?;
+        let slo = super::faults::validate_slo(self.slo.as_ref())?;
         let gate = match &self.gate {
             None => GateConfig::default(),
             Some(g) => validate_gate(g.get_ref())?,
@@ -71,6 +77,8 @@ impl RawScenario {
             gate,
             sweep_users,
             growth,
+            faults,
+            slo,
         })
     }
 }
