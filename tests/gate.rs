@@ -58,6 +58,7 @@ async fn run_to(dir: &Path, name: &str, faults: Vec<FaultSpec>) -> PathBuf {
             repeat: 5,
             faults,
             limits: Default::default(),
+            fault_at: Vec::new(),
         },
         &mut Vec::new(),
     )

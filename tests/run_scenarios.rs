@@ -65,6 +65,7 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         repeat: 1,
         faults: Vec::new(),
         limits: Default::default(),
+        fault_at: Vec::new(),
     };
     let mut log = Vec::new();
     let summary = run(opts, &mut log).await.unwrap();
@@ -175,6 +176,7 @@ async fn a_synthetic_run_needs_no_stores_and_repeats_alternate() {
         repeat: 2,
         faults: Vec::new(),
         limits: Default::default(),
+        fault_at: Vec::new(),
     };
     let summary = run(opts, &mut Vec::new()).await.unwrap();
     assert_valid(&summary.results_path);
@@ -283,6 +285,7 @@ async fn a_sweep_runs_each_seed_size_into_its_own_directory() {
         repeat: 1,
         faults: Vec::new(),
         limits: Default::default(),
+        fault_at: Vec::new(),
     };
     run(opts, &mut Vec::new()).await.unwrap();
     let index: serde_json::Value =
