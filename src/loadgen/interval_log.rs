@@ -19,38 +19,64 @@ const HEADER_BYTES: usize = 40;
 
 /// Reads interval logs and merges them into one histogram per tag.
 pub fn merge_interval_logs(inputs: &[Vec<u8>]) -> Result<BTreeMap<String, Histogram<u64>>, String> {
-    use hdrhistogram::serialization::Deserializer;
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    let mut de = Deserializer::new();
     for (i, bytes) in inputs.iter().enumerate() {
-        let input = |e: String| format!("input {}: {e}", i + 1);
-        for entry in IntervalLogIterator::new(bytes) {
-            let entry = entry.map_err(|e| input(format!("not an interval log: {e:?}")))?;
-            let LogEntry::Interval(interval) = entry else {
-                continue;
-            };
-            let raw = base64_decode(interval.encoded_histogram()).map_err(input)?;
-            check_histogram(&raw).map_err(input)?;
-            let h: Histogram<u64> = de
-                .deserialize(&mut raw.as_slice())
-                .map_err(|e| input(format!("{e:?}")))?;
-            let tag = interval
-                .tag()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_else(|| "untagged".into());
-            if !out.contains_key(&tag) && out.len() >= MAX_TAGS {
-                return Err(input(format!(
+        each_histogram(bytes, &mut |tag, _, h| {
+            if !out.contains_key(tag) && out.len() >= MAX_TAGS {
+                return Err(format!(
                     "more than {MAX_TAGS} tags; archbench logs have one per op"
-                )));
+                ));
             }
-            out.entry(tag)
+            out.entry(tag.to_string())
                 .or_insert_with(histogram)
-                .add(&h)
-                .map_err(|e| format!("{e:?}"))?;
-        }
+                .add(h)
+                .map_err(|e| format!("{e:?}"))
+        })
+        .map_err(|e| format!("input {}: {e}", i + 1))?;
     }
     Ok(out)
+}
+
+/// Reads one interval log into one histogram per whole second of its clock, every tag
+/// merged: latency over time.
+pub fn interval_log_seconds(bytes: &[u8]) -> Result<BTreeMap<u64, Histogram<u64>>, String> {
+    let mut out: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
+    each_histogram(bytes, &mut |_, start_s, h| {
+        // A second past a day is no archbench log: refused rather than kept.
+        if !(0.0..86_400.0).contains(&start_s) {
+            return Err(format!("an interval starting at {start_s} s"));
+        }
+        out.entry(start_s as u64)
+            .or_insert_with(histogram)
+            .add(h)
+            .map_err(|e| format!("{e:?}"))
+    })?;
+    Ok(out)
+}
+
+/// Calls `each` with every interval's tag, start (seconds on the log's clock) and
+/// histogram, each checked before it is decoded.
+fn each_histogram(
+    bytes: &[u8],
+    each: &mut dyn FnMut(&str, f64, &Histogram<u64>) -> Result<(), String>,
+) -> Result<(), String> {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut de = Deserializer::new();
+    for entry in IntervalLogIterator::new(bytes) {
+        let entry = entry.map_err(|e| format!("not an interval log: {e:?}"))?;
+        let LogEntry::Interval(interval) = entry else {
+            continue;
+        };
+        let raw = base64_decode(interval.encoded_histogram())?;
+        check_histogram(&raw)?;
+        let h: Histogram<u64> = de
+            .deserialize(&mut raw.as_slice())
+            .map_err(|e| format!("{e:?}"))?;
+        let tag = interval.tag().map_or("untagged", |t| t.as_str());
+        each(tag, interval.start_timestamp().as_secs_f64(), &h)?;
+    }
+    Ok(())
 }
 
 /// Refuses an encoded histogram (V2, or V2 compressed) that would make the decoder
@@ -227,5 +253,32 @@ mod tests {
         // archbench's own histograms, either encoding, pass the same check.
         assert!(check_histogram(&encoded(&h, false)).is_ok());
         assert!(check_histogram(&encoded(&h, true)).is_ok());
+    }
+
+    #[test]
+    fn a_log_reads_back_as_latency_per_second() {
+        use crate::arch::OpKind;
+        let second = |values: &[u64]| {
+            let mut h = histogram();
+            values.iter().for_each(|v| h.record(*v).unwrap());
+            h
+        };
+        let intervals = [
+            (0, BTreeMap::from([(OpKind::Get, second(&[100, 200]))])),
+            (
+                3,
+                BTreeMap::from([
+                    (OpKind::Get, second(&[5_000])),
+                    (OpKind::Create, second(&[9_000])),
+                ]),
+            ),
+        ];
+        let mut log = Vec::new();
+        crate::loadgen::record::write_interval_log(intervals, 1_700_000_000.0, &mut log).unwrap();
+        let seconds = interval_log_seconds(&log).unwrap();
+        assert_eq!(seconds.keys().copied().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(seconds[&0].len(), 2);
+        assert_eq!(seconds[&3].len(), 2, "both ops of second 3 merged");
+        assert!(interval_log_seconds(b"#[StartTime: x]\n1,2").is_err());
     }
 }

@@ -89,6 +89,87 @@ pub fn growth(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
     )
 }
 
+/// A stretch of time shaded on a chart over time: (from s, to s, label).
+pub type Window = (f64, f64, String);
+
+/// Latency over time (x: seconds, linear; y: ms, logarithmic, since a store down for
+/// seconds and a healthy op differ by thousands), with `windows` shaded.
+pub fn over_time(title: &str, curves: &[Curve], windows: &[Window]) -> Result<String, ChartError> {
+    font();
+    let e = err(title);
+    let points = || curves.iter().flat_map(|c| c.points.iter());
+    let max_x = points()
+        .map(|(x, _)| *x)
+        .chain(windows.iter().map(|w| w.1))
+        .fold(1.0, f64::max);
+    let min_y = points().map(|(_, y)| *y).fold(f64::MAX, f64::min).max(0.01);
+    let max_y = points().map(|(_, y)| *y).fold(min_y * 10.0, f64::max);
+    let (low, high) = (min_y / 1.5, max_y * 2.0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(34)
+            .y_label_area_size(52)
+            .build_cartesian_2d(0.0..max_x + 1.0, (low..high).log_scale())
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds into the repetition")
+            .y_desc("latency (ms)")
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        let shade = RGBColor(0xe3, 0x3b, 0x3b);
+        for (from, to, label) in windows {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(*from, low), (*to, high)],
+                    shade.mix(0.15).filled(),
+                )))
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    label.clone(),
+                    (*from, high / 1.3),
+                    ("sans-serif", 11).into_font().color(&shade),
+                )))
+                .map_err(|x| e(x.to_string()))?;
+        }
+        for (i, c) in curves.iter().enumerate() {
+            let col = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    c.points.iter().copied(),
+                    col.stroke_width(2),
+                ))
+                .map_err(|x| e(x.to_string()))?
+                .label(c.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2))
+                });
+            // A second in which no op completed has no point: the markers show the gap
+            // that the line bridges.
+            chart
+                .draw_series(c.points.iter().map(|p| Circle::new(*p, 2, col.filled())))
+                .map_err(|x| e(x.to_string()))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
 /// Line series over a logarithmic x axis (x ≥ 1).
 fn lines(
     title: &str,

@@ -1,6 +1,6 @@
 //! The HdrHistogram interval logs a run writes beside `results.json`, read back as one
-//! histogram per system and op: the full latency distribution behind the summary
-//! percentiles.
+//! histogram per system and op (the full latency distribution behind the summary
+//! percentiles) and, for systems that met faults, one per second (latency over time).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,34 +8,52 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use super::Results;
-use crate::loadgen::interval_log::merge_interval_logs;
+use crate::loadgen::interval_log::{interval_log_seconds, merge_interval_logs};
 
-/// Per system, per op name: every interval of the run merged.
+/// Per system, per op name, every interval of the run merged; and per system that met
+/// faults, every op merged per second.
 #[derive(Debug, Default)]
-pub struct IntervalLogs(BTreeMap<String, BTreeMap<String, Histogram<u64>>>);
+pub struct IntervalLogs {
+    merged: BTreeMap<String, BTreeMap<String, Histogram<u64>>>,
+    seconds: BTreeMap<String, BTreeMap<u64, Histogram<u64>>>,
+}
 
 impl IntervalLogs {
     /// Reads the interval log of each of `systems` from `dir`. A log that is missing or
     /// unreadable is left out: the summary percentiles in the results still stand.
     pub fn read(results: &Results, dir: &Path, systems: &[&str]) -> IntervalLogs {
-        let mut logs = BTreeMap::new();
+        let mut logs = IntervalLogs::default();
         for name in systems {
-            if let Some(file) = results
-                .systems
-                .get(*name)
-                .and_then(|s| s.interval_log.as_ref())
-                && let Ok(bytes) = std::fs::read(dir.join(file))
-                && let Ok(merged) = merge_interval_logs(&[bytes])
+            let Some(system) = results.systems.get(*name) else {
+                continue;
+            };
+            let Some(Ok(bytes)) = system
+                .interval_log
+                .as_ref()
+                .map(|f| std::fs::read(dir.join(f)))
+            else {
+                continue;
+            };
+            if !system.faults.is_empty()
+                && let Ok(seconds) = interval_log_seconds(&bytes)
             {
-                logs.insert(name.to_string(), merged);
+                logs.seconds.insert(name.to_string(), seconds);
+            }
+            if let Ok(merged) = merge_interval_logs(&[bytes]) {
+                logs.merged.insert(name.to_string(), merged);
             }
         }
-        IntervalLogs(logs)
+        logs
+    }
+
+    /// Latency per second of `system` (every op), when it met faults and its log was read.
+    pub fn seconds(&self, system: &str) -> Option<&BTreeMap<u64, Histogram<u64>>> {
+        self.seconds.get(system)
     }
 
     /// The merged histogram of `op` of `system`, when its log was read and holds values.
     pub fn histogram(&self, system: &str, op: &str) -> Option<&Histogram<u64>> {
-        self.0
+        self.merged
             .get(system)
             .and_then(|m| m.get(op))
             .filter(|h| !h.is_empty())

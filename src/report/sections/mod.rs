@@ -6,6 +6,7 @@ mod checklist;
 mod claims;
 mod cost;
 mod decision;
+mod faults;
 mod growth;
 mod lag;
 mod latency;
@@ -20,7 +21,9 @@ use super::document::{Section, SectionContext};
 pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
 
 /// Every section, in the order the report shows them.
-pub(super) const ALL: [Builder; 10] = [
+pub(super) const ALL: [Builder; 11] = [
+    // First: a faulted run says so before any verdict is read.
+    faults::faults,
     claims::claims,
     latency::latency,
     storage::storage,
