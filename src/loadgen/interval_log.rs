@@ -54,12 +54,12 @@ pub fn interval_log_seconds(bytes: &[u8]) -> Result<BTreeMap<u64, Histogram<u64>
     Ok(out)
 }
 
+/// What [`each_histogram`] calls: tag, start in seconds, histogram.
+type EachHistogram<'a> = dyn FnMut(&str, f64, &Histogram<u64>) -> Result<(), String> + 'a;
+
 /// Calls `each` with every interval's tag, start (seconds on the log's clock) and
 /// histogram, each checked before it is decoded.
-fn each_histogram(
-    bytes: &[u8],
-    each: &mut dyn FnMut(&str, f64, &Histogram<u64>) -> Result<(), String>,
-) -> Result<(), String> {
+fn each_histogram(bytes: &[u8], each: &mut EachHistogram<'_>) -> Result<(), String> {
     use hdrhistogram::serialization::Deserializer;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     let mut de = Deserializer::new();
