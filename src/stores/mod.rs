@@ -242,8 +242,12 @@ impl Stores {
 /// Ctrl-C, which does not wait for a graceful shutdown, and for stale instances. Synchronous, so that it can
 /// run right before the process exits.
 pub fn kill_now(pids: &[u32], run_dir: Option<&std::path::Path>) {
+    // The whole tree: a backend stopped by a pause fault would never see its
+    // postmaster die.
     for &pid in pids.iter().filter(|&&p| process::alive(p)) {
-        process::signal(pid, libc::SIGKILL);
+        for member in process::tree(pid) {
+            process::signal(member, libc::SIGKILL);
+        }
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while pids.iter().any(|&p| process::alive(p)) && std::time::Instant::now() < deadline {

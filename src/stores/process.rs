@@ -142,22 +142,36 @@ pub fn signal(pid: u32, sig: i32) {
     }
 }
 
-/// Sends `sig` to every process of the group `pgid` (archbench starts each server as
-/// the leader of its own group); a group that is gone already is not an error.
-pub fn signal_group(pgid: u32, sig: i32) {
-    if pgid == 0 {
-        return;
+/// `pid` and every process descended from it, parents first. PostgreSQL's backends
+/// each start a session of their own (`setsid`), so a process group does not hold them:
+/// the tree is read from `/proc`.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let parent = std::fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+                    let rest = stat.rsplit_once(')')?.1;
+                    rest.split_whitespace().nth(1)?.parse().ok()
+                });
+            if let Some(parent) = parent {
+                parents.push((child, parent));
+            }
+        }
     }
-    // SAFETY: killpg(2) with a concrete group has no memory effects.
-    unsafe {
-        libc::killpg(pgid as libc::pid_t, sig);
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let at = found[next];
+        found.extend(parents.iter().filter(|(_, p)| *p == at).map(|(c, _)| *c));
+        next += 1;
     }
-}
-
-/// Whether any process of the group `pgid` exists (zombies included).
-pub fn group_alive(pgid: u32) -> bool {
-    // SAFETY: signal 0 only checks existence and permission.
-    pgid != 0 && unsafe { libc::killpg(pgid as libc::pid_t, 0) } == 0
+    found
 }
 
 /// Whether a process with this id exists (and is not a zombie we could reap).
@@ -224,5 +238,26 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("could not execute"), "{err}");
+    }
+
+    #[test]
+    fn a_tree_holds_descendants_that_left_the_session() {
+        // As PostgreSQL's backends do: a child that calls setsid.
+        let mut parent = std::process::Command::new("sh")
+            .args(["-c", "setsid sleep 30 & sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut found = tree(parent.id());
+        while found.len() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            found = tree(parent.id());
+        }
+        for &pid in &found {
+            signal(pid, libc::SIGKILL);
+        }
+        let _ = parent.wait();
+        assert_eq!(found[0], parent.id());
+        assert_eq!(found.len(), 3, "sh and both sleeps: {found:?}");
     }
 }

@@ -1,6 +1,6 @@
 //! One local server as a handle that can be signalled, killed and started again on the
 //! same data directory and port: what shutdown stops, and what the fault rig breaks
-//! mid-run. Signals go to the server's whole process group, because PostgreSQL is a
+//! mid-run. Signals go to the server's whole process tree, because PostgreSQL is a
 //! postmaster and its backends: killing or pausing the postmaster alone would leave
 //! the backends serving queries.
 
@@ -65,11 +65,13 @@ impl LocalServer {
         self.inner.process.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends `sig` to every process of the server.
-    pub fn signal_all(&self, sig: i32) {
-        if let Some(pid) = self.pid() {
-            process::signal_group(pid, sig);
+    /// Sends `sig` to every process of the server; returns their ids.
+    pub fn signal_all(&self, sig: i32) -> Vec<u32> {
+        let tree = self.pid().map(process::tree).unwrap_or_default();
+        for &pid in &tree {
+            process::signal(pid, sig);
         }
+        tree
     }
 
     /// Stops every process of the server at once (SIGKILL), as a crash would, and waits
@@ -78,14 +80,15 @@ impl LocalServer {
         let Some(pid) = self.pid() else {
             return Ok(());
         };
-        process::signal_group(pid, libc::SIGKILL);
+        let tree = self.signal_all(libc::SIGKILL);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let exited = self
                 .slot()
                 .as_mut()
                 .is_none_or(|p| p.exit_status().is_some());
-            if exited && !process::group_alive(pid) {
+            // The children are reaped by init once their parent is gone.
+            if exited && !tree.iter().any(|&p| process::alive(p)) {
                 self.slot().take();
                 return Ok(());
             }
@@ -132,10 +135,7 @@ impl LocalServer {
     /// Takes the process out of the handle, to stop it: a paused server is continued
     /// first, or it would not act on the stop signal.
     pub(super) fn take(&self) -> Option<OwnedProcess> {
-        let taken = self.slot().take();
-        if let Some(p) = &taken {
-            process::signal_group(p.pid(), libc::SIGCONT);
-        }
-        taken
+        self.signal_all(libc::SIGCONT);
+        self.slot().take()
     }
 }
