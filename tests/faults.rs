@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{archbench, leftovers, run_root};
+use common::{archbench, assert_valid, leftovers, run_root};
 
 /// The shipped fault scenario without its faults (given by `--fault-at` instead).
 fn scenario_without_faults(dir: &Path) -> PathBuf {
@@ -46,8 +46,7 @@ fn run(scenario: &Path, extra: &[&str], out: &Path) -> serde_json::Value {
     );
     assert!(stdout.contains(" fault "), "fault lines printed: {stdout}");
     assert!(leftovers(root.path()).is_empty(), "nothing left behind");
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let results = assert_valid(&out.join("results.json"));
     assert_eq!(results["complete"], true);
     results
 }

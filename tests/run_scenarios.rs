@@ -8,27 +8,10 @@ use std::path::{Path, PathBuf};
 use archbench::results::Results;
 use archbench::run::{RunOptions, run};
 use archbench::stores::StoreMode;
+use common::assert_valid;
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn assert_valid(path: &Path) -> serde_json::Value {
-    let schema: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo("schema/results-v1.schema.json")).unwrap())
-            .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&v)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "results do not match the schema:\n{}",
-        errors.join("\n")
-    );
-    v
 }
 
 const SYNTHETIC: &str = r#"

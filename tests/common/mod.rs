@@ -124,3 +124,23 @@ pub fn up_with(root: &std::path::Path, extra: &[&str]) -> (Child, serde_json::Va
     }
     (child, serde_json::from_str(&text).unwrap())
 }
+
+/// Reads a results file and checks it against `schema/results-v1.schema.json`.
+pub fn assert_valid(path: &std::path::Path) -> serde_json::Value {
+    let schema_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/results-v1.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results do not match the schema:\n{}",
+        errors.join("\n")
+    );
+    v
+}
