@@ -125,6 +125,40 @@ fn postgres_killed_and_the_object_store_paused_mid_run_both_systems_recover() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    // The report opens with the faults, and shades their windows on latency over time.
+    let report = out.path().join("report");
+    let o = archbench()
+        .arg("report")
+        .arg(&path)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    let first = md.find("## ").map(|i| &md[i..]).unwrap();
+    assert!(first.starts_with("## Store faults"), "{md}");
+    assert!(
+        md.contains("| V0.3 | object\\_store pause for 3.0 s | 1 |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    for system in ["v02", "v03"] {
+        let chart = html
+            .find(&format!("faults-{system}"))
+            .expect("a chart per system");
+        let svg = &html[chart..html[chart..].find("</svg>").unwrap() + chart];
+        assert!(
+            svg.contains("postgres kill") && svg.contains("object_store pause"),
+            "{svg}"
+        );
+        // The shaded windows: translucent rectangles in the fault colour.
+        assert_eq!(
+            svg.matches("opacity=\"0.15\" fill=\"#E33B3B\"").count(),
+            2,
+            "{svg}"
+        );
+    }
 }
 
 #[test]
