@@ -19,7 +19,8 @@ use crate::loadgen::record::{Recorder, histogram, write_interval_log};
 use crate::measure::dbtime::{self, DbTime};
 use crate::measure::{copies, growth, lag};
 use crate::results::{
-    FootprintResults, LagReport, RunStage, StorageGrowth, StoredBytes, SystemResults,
+    FaultAction, FaultResult, FaultTarget, FootprintResults, LagReport, RunStage, StorageGrowth,
+    StoredBytes, SystemResults,
 };
 use crate::scenario::Scenario;
 use crate::shutdown::ShutdownWatch;
@@ -129,6 +130,20 @@ pub(super) async fn measure_systems(
                 Some(after) => add_usage_since(&mut results, before, &after),
                 None => measured.stopped_in = Some(RunStage::Measuring),
             }
+        }
+        // A crash loses pg_stat_statements' counters (they are saved only at a clean
+        // shutdown): database time across a kill would count half the run.
+        let killed = |f: &FaultResult| {
+            f.events.target == FaultTarget::Postgres
+                && f.events.action == FaultAction::Kill
+                && f.events.injected_ms.is_some()
+        };
+        if results.db_time.is_some() && results.faults.iter().any(killed) {
+            results.db_time = None;
+            measured.notes.push(format!(
+                "{}: database time not measured — PostgreSQL was killed mid-run and its statement counters restarted",
+                s.name
+            ));
         }
         if let Some(stores) = inputs.stores.filter(|_| s.uses_stores)
             && measured.stopped_in.is_none()
