@@ -236,6 +236,10 @@ struct ReportArgs {
     /// The decision document's figures, claims and go/no-go criteria.
     #[arg(long, default_value = "targets/decision-doc.toml")]
     targets: PathBuf,
+    /// What production's bill and dashboards say for one month (TOML; see
+    /// deployments/actuals-example.toml): the model is calibrated against it.
+    #[arg(long)]
+    actuals: Option<PathBuf>,
 }
 
 impl ReportArgs {
@@ -245,6 +249,7 @@ impl ReportArgs {
             pricing: self.pricing,
             model: self.model,
             targets: self.targets,
+            actuals: self.actuals,
         }
     }
 }

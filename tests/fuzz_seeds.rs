@@ -14,7 +14,7 @@ fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("scenario", |d| {
         if let Some(t) = text(d) {
             let _ = archbench::scenario::parse(t, Path::new("fuzz.toml"));
@@ -40,6 +40,12 @@ const TARGETS: [(&str, Target); 6] = [
     }),
     ("interval_log", |d| {
         let _ = archbench::loadgen::interval_log::merge_interval_logs(&[d.to_vec()]);
+        let _ = archbench::loadgen::interval_log::interval_log_seconds(d);
+    }),
+    ("actuals", |d| {
+        if let Some(t) = text(d) {
+            let _ = archbench::cost::actuals::Actuals::parse(t, Path::new("fuzz.toml"));
+        }
     }),
 ];
 

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::catalogue::Unit;
+
 /// One kind of line on a bill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Component {
@@ -49,6 +51,57 @@ pub enum ComponentGroup {
 }
 
 impl Component {
+    /// Every component, in bill order.
+    pub const ALL: [Component; 12] = [
+        Component::PostgresCompute,
+        Component::PostgresStorage,
+        Component::ObjectStorage,
+        Component::ObjectWritesClassA,
+        Component::ObjectReadsClassB,
+        Component::ObjectWritesPut,
+        Component::ObjectReadsGet,
+        Component::ObjectEgress,
+        Component::InngestPlan,
+        Component::InngestExecutions,
+        Component::VectorSearchQdrant,
+        Component::EventStoreKurrent,
+    ];
+
+    /// The id an actuals file names it by.
+    pub fn id(self) -> &'static str {
+        match self {
+            Component::PostgresCompute => "postgres_compute",
+            Component::PostgresStorage => "postgres_storage",
+            Component::ObjectStorage => "object_storage",
+            Component::ObjectWritesClassA => "object_writes_class_a",
+            Component::ObjectReadsClassB => "object_reads_class_b",
+            Component::ObjectWritesPut => "object_writes_put",
+            Component::ObjectReadsGet => "object_reads_get",
+            Component::ObjectEgress => "object_egress",
+            Component::InngestPlan => "inngest_plan",
+            Component::InngestExecutions => "inngest_executions",
+            Component::VectorSearchQdrant => "vector_search_qdrant",
+            Component::EventStoreKurrent => "event_store_kurrent",
+        }
+    }
+
+    /// The units its usage is counted in on a bill (as the catalogue prices it).
+    pub fn usage_units(self) -> &'static [Unit] {
+        match self {
+            Component::PostgresCompute => &[Unit::CuHour, Unit::Hour],
+            Component::PostgresStorage | Component::ObjectStorage => &[Unit::GbMonth],
+            Component::ObjectWritesClassA | Component::ObjectReadsClassB => {
+                &[Unit::MillionRequests]
+            }
+            Component::ObjectWritesPut | Component::ObjectReadsGet => &[Unit::ThousandRequests],
+            Component::ObjectEgress => &[Unit::Gb],
+            Component::InngestPlan
+            | Component::VectorSearchQdrant
+            | Component::EventStoreKurrent => &[Unit::Month],
+            Component::InngestExecutions => &[Unit::MillionExecutions],
+        }
+    }
+
     /// The label a bill shows.
     pub fn label(self) -> &'static str {
         match self {

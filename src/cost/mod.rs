@@ -4,6 +4,8 @@
 //! ROI, payback). Every price comes from the catalogue and every assumption is a named
 //! field printed in the report.
 
+pub mod actuals;
+pub mod calibration;
 pub mod catalogue;
 mod component;
 pub mod decision;

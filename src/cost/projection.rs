@@ -54,6 +54,15 @@ pub struct Projection {
 }
 
 impl Projection {
+    /// The priced lines of one component, summed (`None` when none is priced).
+    pub fn cost_of(&self, component: Component) -> Option<Usd> {
+        self.lines
+            .iter()
+            .filter(|l| l.component == component)
+            .filter_map(|l| l.cost)
+            .reduce(|a, b| a + b)
+    }
+
     /// The priced lines of one chart group, summed.
     pub fn cost_of_group(&self, group: ComponentGroup) -> Usd {
         self.lines
@@ -375,11 +384,24 @@ impl CostReport {
         prices: &dyn PriceSource,
         tweak: &dyn Fn(&mut Assumptions, &mut UnitUsage),
     ) -> Option<Usd> {
+        self.primary_with(system, users, prices, tweak)
+            .map(|p| p.total)
+    }
+
+    /// The bill of the primary deployment of `system` at `users` (any count, not only
+    /// a tier), with `tweak` applied to the assumptions and the unit usage.
+    pub fn primary_with(
+        &self,
+        system: &str,
+        users: u64,
+        prices: &dyn PriceSource,
+        tweak: &dyn Fn(&mut Assumptions, &mut UnitUsage),
+    ) -> Option<Projection> {
         let d = self.model.primary(system)?;
         let mut a = self.model.assumptions.clone();
         let mut u = self.unit_usage.get(system)?.clone();
         tweak(&mut a, &mut u);
         let usage = monthly_usage(&u, &self.behaviour, &a, users);
-        project(d, &usage, &a, prices).ok().map(|p| p.total)
+        project(d, &usage, &a, prices).ok()
     }
 }

@@ -198,3 +198,92 @@ fn a_bad_cost_model_names_file_line_and_field() {
         .to_string();
     assert!(e.contains("gcs"), "{e}");
 }
+
+/// V0.2 as [`unit`] (10 executions per write) and V0.3 with 2, both on S3 at 100K users.
+fn two_systems() -> CostReport {
+    let v03 = Deployment {
+        id: "d3".into(),
+        system: "v03".into(),
+        ..deployment(ObjectHost::S3)
+    };
+    CostReport {
+        model: CostModel {
+            assumptions: assumptions(),
+            deployments: vec![deployment(ObjectHost::S3), v03],
+        },
+        behaviour: behaviour(),
+        unit_usage: BTreeMap::from([
+            ("v02".to_string(), unit()),
+            (
+                "v03".to_string(),
+                UnitUsage {
+                    executions_per_write: Some(2.0),
+                    ..unit()
+                },
+            ),
+        ]),
+        projections: Vec::new(),
+    }
+}
+
+fn actuals(src: &str) -> actuals::Actuals {
+    actuals::Actuals::parse(
+        &format!("source = \"invoice\"\nusers = 100000\n{src}"),
+        Path::new("a.toml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn calibration_on_a_hand_computed_bill() {
+    let (cost, c) = (two_systems(), catalogue());
+    // The executions line says $2,450: 49M over the included 1M at $50/M, so 50M
+    // executions for 1M writes — 50 per write where the reference makes 10.
+    let a = actuals("[[component]]\nname = \"inngest_executions\"\nusd = 2450\n");
+    let cal = calibration::calibrate(&cost, &a, &c).unwrap();
+    let row = &cal.rows[0];
+    assert_eq!(row.model_usd, Some(Usd(450.0)));
+    assert!((row.factor.unwrap() - 2450.0 / 450.0).abs() < 1e-9);
+    let e = cal.executions.as_ref().unwrap();
+    assert_eq!(e.measured_per_write, 10.0);
+    assert!((e.implied_per_write.unwrap() - 50.0).abs() < 1e-6, "{e:?}");
+    // V0.3 at 2 × 5 = 10 per write: 10M executions, $450 where the model had 2M, $50.
+    let v03 = cal.v03.as_ref().unwrap();
+    assert!(
+        (v03.reprojected.0 - v03.model.0 - 400.0).abs() < 1e-6,
+        "{v03:?}"
+    );
+    assert!(
+        v03.how[0].contains("executions per write × 5.00"),
+        "{v03:?}"
+    );
+
+    // Counted executions give the same answer without a search.
+    let a = actuals(
+        "[[component]]\nname = \"inngest_executions\"\nusage = 50\nunit = \"million executions\"\n",
+    );
+    let e = calibration::calibrate(&cost, &a, &c)
+        .unwrap()
+        .executions
+        .unwrap();
+    assert_eq!(e.implied_per_write, Some(50.0));
+
+    // The whole bill alone, $1,000 above the model: 20M more executions at $50/M, 20
+    // more per write.
+    let model_total = cost
+        .primary_total_with("v02", 100_000, &c, &|_, _| {})
+        .unwrap();
+    let a = actuals(&format!("total_usd = {}\n", model_total.0 + 1000.0));
+    let cal = calibration::calibrate(&cost, &a, &c).unwrap();
+    assert!((cal.total.unwrap().factor - (model_total.0 + 1000.0) / model_total.0).abs() < 1e-9);
+    assert!((cal.executions.unwrap().implied_per_write.unwrap() - 30.0).abs() < 1e-6);
+
+    // A bill below what the model charges without any execution is not explained by them.
+    let a = actuals("total_usd = 10\n");
+    let e = calibration::calibrate(&cost, &a, &c)
+        .unwrap()
+        .executions
+        .unwrap();
+    assert_eq!(e.implied_per_write, None);
+    assert!(e.note.unwrap().contains("executions do not explain it"));
+}

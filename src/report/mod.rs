@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::cost::actuals::Actuals;
+use crate::cost::calibration::{Calibration, calibrate};
 use crate::cost::catalogue::{Catalogue, CatalogueError};
 use crate::cost::{CostModel, CostReport, ModelError};
 use crate::results::{IntervalLogs, Results, ResultsError};
@@ -29,6 +31,8 @@ pub struct ReportInputs {
     pub model: PathBuf,
     /// The document's targets.
     pub targets: PathBuf,
+    /// What production's bill says (`--actuals`), to calibrate the model against.
+    pub actuals: Option<PathBuf>,
 }
 
 impl ReportInputs {
@@ -39,6 +43,7 @@ impl ReportInputs {
             pricing: root.join("pricing"),
             model: root.join("deployments/decision-doc.toml"),
             targets: root.join("targets/decision-doc.toml"),
+            actuals: None,
         }
     }
 }
@@ -58,6 +63,9 @@ pub enum ReportError {
     /// The targets file.
     #[error(transparent)]
     Targets(#[from] TargetsError),
+    /// The actuals file.
+    #[error(transparent)]
+    Actuals(crate::input::InputError),
     /// A chart.
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
@@ -87,6 +95,8 @@ pub struct Report {
     pub targets: Targets,
     /// Verdicts.
     pub evaluation: Evaluation,
+    /// The model beside production's actual bill (`--actuals`).
+    pub calibration: Option<Calibration>,
 }
 
 /// Files written.
@@ -110,6 +120,13 @@ impl Report {
         let results_path = inputs.results.display().to_string();
         let cost = CostReport::build(&results, &results_path, &model, &catalogue)?;
         let evaluation = crate::verdict::evaluate(&targets, &results, &cost, &catalogue);
+        let calibration = match &inputs.actuals {
+            Some(path) => {
+                let actuals = Actuals::load(path).map_err(ReportError::Actuals)?;
+                calibrate(&cost, &actuals, &catalogue)
+            }
+            None => None,
+        };
         Ok(Report {
             results,
             results_path,
@@ -117,6 +134,7 @@ impl Report {
             cost,
             targets,
             evaluation,
+            calibration,
         })
     }
 
@@ -147,6 +165,7 @@ impl Report {
             "results": self.results_path,
             "cost": self.cost,
             "evaluation": self.evaluation,
+            "calibration": self.calibration,
             "prices": self.catalogue.prices,
         });
         let bytes = serde_json::to_vec_pretty(&json).expect("report serialises");

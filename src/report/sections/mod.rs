@@ -2,6 +2,7 @@
 //! the document from the [`SectionContext`], reading nothing else and computing only
 //! what it shows.
 
+mod calibration;
 mod checklist;
 mod claims;
 mod cost;
@@ -21,7 +22,7 @@ use super::document::{Section, SectionContext};
 pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
 
 /// Every section, in the order the report shows them.
-pub(super) const ALL: [Builder; 11] = [
+pub(super) const ALL: [Builder; 12] = [
     // First: a faulted run says so before any verdict is read.
     faults::faults,
     claims::claims,
@@ -30,6 +31,7 @@ pub(super) const ALL: [Builder; 11] = [
     growth::growth,
     round_trips::round_trips,
     cost::cost,
+    calibration::calibration,
     decision::decision,
     lag::lag,
     checklist::checklist,
