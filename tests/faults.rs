@@ -77,6 +77,18 @@ fn faults<'a>(results: &'a serde_json::Value, system: &str) -> &'a Vec<serde_jso
     faults
 }
 
+/// `archbench gate` with the run as its own baseline: only the error budget can fail it.
+fn gate_against_itself(results: &Path) -> std::process::Output {
+    archbench()
+        .arg("gate")
+        .arg("--baseline")
+        .arg(results)
+        .arg("--current")
+        .arg(results)
+        .output()
+        .unwrap()
+}
+
 fn max_latency_ms(results: &serde_json::Value, system: &str, op: &str) -> f64 {
     results["systems"][system]["ops"][op]["latency_us"]["max"]
         .as_f64()
@@ -115,14 +127,7 @@ fn postgres_killed_and_the_object_store_paused_mid_run_both_systems_recover() {
     assert!(pause["ops"]["get"]["recovery_ms"].as_u64().is_some());
     // Both systems stayed within the scenario's error budget: the gate passes.
     let path = out.path().join("results.json");
-    let o = archbench()
-        .arg("gate")
-        .arg("--baseline")
-        .arg(&path)
-        .arg("--current")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let o = gate_against_itself(&path);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -253,14 +258,7 @@ fn the_emulator_killed_fails_writes_and_the_gate_holds_the_error_budget() {
         });
     assert!(rate.0 / rate.1 > 0.01, "{rate:?}");
     let path = out.join("results.json");
-    let o = archbench()
-        .arg("gate")
-        .arg("--baseline")
-        .arg(&path)
-        .arg("--current")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let o = gate_against_itself(&path);
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -4,6 +4,7 @@
 
 use std::sync::Once;
 
+use plotters::coord::CoordTranslate;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -109,11 +110,7 @@ pub fn over_time(title: &str, curves: &[Curve], windows: &[Window]) -> Result<St
     {
         let root = SVGBackend::with_string(&mut svg, (560, 300)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(34)
-            .y_label_area_size(52)
+        let mut chart = frame(&root, title)
             .build_cartesian_2d(0.0..max_x + 1.0, (low..high).log_scale())
             .map_err(|x| e(x.to_string()))?;
         chart
@@ -139,35 +136,62 @@ pub fn over_time(title: &str, curves: &[Curve], windows: &[Window]) -> Result<St
                 )))
                 .map_err(|x| e(x.to_string()))?;
         }
-        for (i, c) in curves.iter().enumerate() {
-            let col = PALETTE[i % PALETTE.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    c.points.iter().copied(),
-                    col.stroke_width(2),
-                ))
-                .map_err(|x| e(x.to_string()))?
-                .label(c.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2))
-                });
-            // A second in which no op completed has no point: the markers show the gap
-            // that the line bridges.
-            chart
-                .draw_series(c.points.iter().map(|p| Circle::new(*p, 2, col.filled())))
-                .map_err(|x| e(x.to_string()))?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(|x| e(x.to_string()))?;
+        // A second in which no op completed has no point: the markers show the gap that
+        // the line bridges.
+        draw_curves(&mut chart, curves, true).map_err(&e)?;
         root.present().map_err(|x| e(x.to_string()))?;
     }
     Ok(svg)
+}
+
+/// A line chart's frame: caption, margin and room for the axis labels.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(34)
+        .y_label_area_size(52);
+    builder
+}
+
+/// Each curve in its palette colour (with a dot per point when `markers`), and the
+/// legend in the upper left.
+fn draw_curves<'a, CT>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    curves: &[Curve],
+    markers: bool,
+) -> Result<(), String>
+where
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    for (i, c) in curves.iter().enumerate() {
+        let col = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                c.points.iter().copied(),
+                col.stroke_width(2),
+            ))
+            .map_err(|x| x.to_string())?
+            .label(c.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
+        if markers {
+            chart
+                .draw_series(c.points.iter().map(|p| Circle::new(*p, 2, col.filled())))
+                .map_err(|x| x.to_string())?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(|x| x.to_string())
 }
 
 /// Line series over a logarithmic x axis (x ≥ 1).
@@ -194,11 +218,7 @@ fn lines(
     {
         let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(34)
-            .y_label_area_size(52)
+        let mut chart = frame(&root, title)
             .build_cartesian_2d((min_x..max_x * 1.2).log_scale(), 0.0..max_y * 1.1)
             .map_err(|x| e(x.to_string()))?;
         chart
@@ -209,27 +229,7 @@ fn lines(
             .label_style(("sans-serif", 11))
             .draw()
             .map_err(|x| e(x.to_string()))?;
-        for (i, c) in curves.iter().enumerate() {
-            let col = PALETTE[i % PALETTE.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    c.points.iter().copied(),
-                    col.stroke_width(2),
-                ))
-                .map_err(|x| e(x.to_string()))?
-                .label(c.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(|x| e(x.to_string()))?;
+        draw_curves(&mut chart, curves, false).map_err(&e)?;
         root.present().map_err(|x| e(x.to_string()))?;
     }
     Ok(svg)
