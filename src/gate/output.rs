@@ -85,27 +85,7 @@ pub fn junit(r: &GateReport) -> String {
         failures
     );
     if !r.error_budget.is_empty() {
-        s.push_str(&format!(
-            "  <testsuite name=\"slo\" tests=\"{}\" failures=\"{over_budget}\">\n",
-            r.error_budget.len()
-        ));
-        for b in &r.error_budget {
-            s.push_str(&format!(
-                "    <testcase classname=\"archbench.slo\" name=\"{}.error_rate\">",
-                xml(&b.system)
-            ));
-            if !b.within() {
-                s.push_str(&format!(
-                    "<failure message=\"{} of {} ops failed ({:.2}%), above the SLO of {:.2}%\"/>",
-                    b.errors,
-                    b.ops,
-                    b.error_rate * 100.0,
-                    b.max_error_rate * 100.0
-                ));
-            }
-            s.push_str("</testcase>\n");
-        }
-        s.push_str("  </testsuite>\n");
+        s.push_str(&error_budget_suite(&r.error_budget, over_budget));
     }
     if let Some(b) = &r.blocked {
         s.push_str(&format!(
@@ -159,5 +139,31 @@ pub fn junit(r: &GateReport) -> String {
         s.push_str("  </testsuite>\n");
     }
     s.push_str("</testsuites>\n");
+    s
+}
+
+/// The `slo` test suite: one case per system, failed when it is over its error budget.
+fn error_budget_suite(budgets: &[super::ErrorBudget], over_budget: usize) -> String {
+    let mut s = format!(
+        "  <testsuite name=\"slo\" tests=\"{}\" failures=\"{over_budget}\">\n",
+        budgets.len()
+    );
+    for b in budgets {
+        s.push_str(&format!(
+            "    <testcase classname=\"archbench.slo\" name=\"{}.error_rate\">",
+            xml(&b.system)
+        ));
+        if !b.within() {
+            s.push_str(&format!(
+                "<failure message=\"{} of {} ops failed ({:.2}%), above the SLO of {:.2}%\"/>",
+                b.errors,
+                b.ops,
+                b.error_rate * 100.0,
+                b.max_error_rate * 100.0
+            ));
+        }
+        s.push_str("</testcase>\n");
+    }
+    s.push_str("  </testsuite>\n");
     s
 }

@@ -57,30 +57,14 @@ pub async fn start(
     let access_key_id = format!("AB{}", Secret::generate(18).expose().to_uppercase());
     let secret = Secret::generate(40);
 
-    let spawn = {
-        let (weed, base, log) = (bins.weed.clone(), base.clone(), log.clone());
-        let (access_key_id, secret) = (access_key_id.clone(), secret.clone());
-        move || {
-            let mut cmd = Command::new(&weed);
-            cmd.arg("mini")
-                .arg(format!("-dir={}", base.join("data").display()))
-                .args([
-                    "-ip=127.0.0.1",
-                    "-ip.bind=127.0.0.1",
-                    "-master.telemetry=false",
-                ])
-                .arg(format!(
-                    "-filer.localSocket={}",
-                    base.join("filer.sock").display()
-                ))
-                .args(port_flags(s3_port, &others))
-                .current_dir(&base)
-                .env("AWS_ACCESS_KEY_ID", &access_key_id)
-                .env("AWS_SECRET_ACCESS_KEY", secret.expose())
-                .env_remove("S3_BUCKET");
-            OwnedProcess::spawn("SeaweedFS", cmd, &log, None, libc::SIGTERM)
-        }
-    };
+    let spawn = spawner(
+        &bins.weed,
+        &base,
+        &log,
+        s3_port,
+        others,
+        (&access_key_id, &secret),
+    );
     let mut process = spawn()?;
 
     let endpoint = S3Endpoint {
@@ -134,6 +118,40 @@ pub async fn start(
     });
     let server = LocalServer::new("SeaweedFS", process, Box::new(spawn), ready);
     Ok(LocalSeaweed { server, endpoint })
+}
+
+/// Starts `weed mini` with archbench's ports and credentials; called again to restart
+/// it after a fault.
+fn spawner(
+    weed: &Path,
+    base: &Path,
+    log: &Path,
+    s3_port: u16,
+    others: [u16; 9],
+    (access_key_id, secret): (&str, &Secret),
+) -> impl Fn() -> Result<OwnedProcess, StoreError> + Send + Sync + 'static {
+    let (weed, base, log) = (weed.to_path_buf(), base.to_path_buf(), log.to_path_buf());
+    let (access_key_id, secret) = (access_key_id.to_string(), secret.clone());
+    move || {
+        let mut cmd = Command::new(&weed);
+        cmd.arg("mini")
+            .arg(format!("-dir={}", base.join("data").display()))
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+            ])
+            .arg(format!(
+                "-filer.localSocket={}",
+                base.join("filer.sock").display()
+            ))
+            .args(port_flags(s3_port, &others))
+            .current_dir(&base)
+            .env("AWS_ACCESS_KEY_ID", &access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret.expose())
+            .env_remove("S3_BUCKET");
+        OwnedProcess::spawn("SeaweedFS", cmd, &log, None, libc::SIGTERM)
+    }
 }
 
 #[cfg(test)]
