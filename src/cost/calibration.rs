@@ -193,17 +193,29 @@ fn implied_executions(
             (actuals.total?, &|p| p.total)
         }
     };
-    let at = |per_write: f64| {
-        let tweak =
-            |_: &mut Assumptions, u: &mut UnitUsage| u.executions_per_write = Some(per_write);
-        cost.primary_with(V02_NAME, actuals.users, prices, &tweak)
-            .map(|p| what(&p))
-    };
-    match solve(&at, target) {
+    match executions_per_write_reaching(cost, actuals.users, target, prices, what) {
         Ok(x) => implied.implied_per_write = Some(x),
         Err(why) => implied.note = Some(why),
     }
     Some(implied)
+}
+
+/// The executions per write at which `what` of V0.2's primary deployment at `users`
+/// reaches `target`, other inputs as modelled (it rises with them).
+pub fn executions_per_write_reaching(
+    cost: &CostReport,
+    users: u64,
+    target: Usd,
+    prices: &dyn PriceSource,
+    what: &dyn Fn(&Projection) -> Usd,
+) -> Result<f64, String> {
+    let at = |per_write: f64| {
+        let tweak =
+            |_: &mut Assumptions, u: &mut UnitUsage| u.executions_per_write = Some(per_write);
+        cost.primary_with(V02_NAME, users, prices, &tweak)
+            .map(|p| what(&p))
+    };
+    solve(&at, target)
 }
 
 /// The executions per write at which `at` reaches `target` (it rises with them).

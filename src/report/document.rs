@@ -63,8 +63,9 @@ pub(super) fn verdict_rows(vs: &[Verdict]) -> Table {
     let mut t = table(
         &[
             "claim",
-            "measured / computed",
+            "value",
             "target",
+            "evidence",
             "verdict",
             "why",
             "sensitivity",
@@ -73,12 +74,9 @@ pub(super) fn verdict_rows(vs: &[Verdict]) -> Table {
             .map(|v| {
                 vec![
                     v.statement.clone(),
-                    if v.estimate {
-                        format!("{} (estimate)", v.value)
-                    } else {
-                        v.value.clone()
-                    },
+                    v.value.clone(),
                     v.target.clone(),
+                    v.evidence.map_or("–", |e| e.label()).to_string(),
                     v.outcome.label().to_string(),
                     v.reason.clone(),
                     v.sensitivity.clone(),
@@ -86,7 +84,7 @@ pub(super) fn verdict_rows(vs: &[Verdict]) -> Table {
             })
             .collect(),
     );
-    t.status_col = Some(3);
+    t.status_col = Some(4);
     t
 }
 
@@ -214,8 +212,9 @@ impl Outcome {
     /// CSS class of a verdict label.
     pub(crate) fn css_of(label: &str) -> &'static str {
         match label {
-            "confirmed" => "ok",
+            "confirmed" | "consistent" => "ok",
             "refuted" => "bad",
+            "not reproduced" => "warn",
             _ => "nm",
         }
     }

@@ -181,9 +181,11 @@ impl Report {
             .iter()
             .map(|v| {
                 let mark = match v.outcome {
-                    Outcome::Confirmed => "CONFIRMED",
-                    Outcome::Refuted => "REFUTED  ",
-                    Outcome::NotMeasurable => "N/M      ",
+                    Outcome::Confirmed => "CONFIRMED     ",
+                    Outcome::Refuted => "REFUTED       ",
+                    Outcome::Consistent => "CONSISTENT    ",
+                    Outcome::NotReproduced => "NOT REPRODUCED",
+                    Outcome::NotMeasurable => "N/M           ",
                 };
                 format!("{mark} {}: {}", v.statement, v.value)
             })

@@ -67,7 +67,7 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bo
 table { border-collapse: collapse; margin: .8rem 0; font-size: .86rem; width: 100%; }
 th, td { border: 1px solid #d8d8d8; padding: .3rem .45rem; text-align: left; vertical-align: top; }
 th { background: #f3f4f6; }
-td.ok { background: #e3f4e3; font-weight: 600; } td.bad { background: #fbe3e0; font-weight: 600; } td.nm { background: #f1f1f1; color: #555; font-weight: 600; }
+td.ok { background: #e3f4e3; font-weight: 600; } td.bad { background: #fbe3e0; font-weight: 600; } td.warn { background: #fdf1d8; font-weight: 600; } td.nm { background: #f1f1f1; color: #555; font-weight: 600; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 figure { margin: 0; border: 1px solid #e5e5e5; padding: 4px; }
 figure svg { display: block; }

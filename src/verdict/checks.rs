@@ -106,6 +106,50 @@ mod tests {
     }
 
     #[test]
+    fn a_projection_is_never_refuted_and_measurements_never_merely_consistent() {
+        use crate::verdict::Evidence;
+        for agrees in [true, false] {
+            assert_eq!(
+                Outcome::judge(Evidence::Projection, agrees),
+                if agrees {
+                    Outcome::Consistent
+                } else {
+                    Outcome::NotReproduced
+                }
+            );
+            for evidence in [Evidence::Measured, Evidence::Arithmetic] {
+                let expected = if agrees {
+                    Outcome::Confirmed
+                } else {
+                    Outcome::Refuted
+                };
+                assert_eq!(Outcome::judge(evidence, agrees), expected);
+            }
+        }
+        // On the example run: every verdict's words match its evidence.
+        let (r, c, m, t) = inputs();
+        let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
+        let e = evaluate(&t, &r, &cost, &c);
+        for v in e.claims.iter().chain(&e.criteria) {
+            match (v.evidence, v.outcome) {
+                (None, Outcome::NotMeasurable) => {}
+                (Some(Evidence::Projection), Outcome::Consistent | Outcome::NotReproduced) => {}
+                (
+                    Some(Evidence::Measured | Evidence::Arithmetic),
+                    Outcome::Confirmed | Outcome::Refuted,
+                ) => {}
+                other => panic!("{}: {other:?}", v.id),
+            }
+        }
+        let evidence = |id: &str| e.claims.iter().find(|c| c.id == id).unwrap().evidence;
+        assert_eq!(evidence("copies"), Some(Evidence::Measured));
+        assert_eq!(evidence("investment"), Some(Evidence::Arithmetic));
+        // The $11,600 current cost is a projection of the rebuild: not reproduced, not refuted.
+        assert_eq!(evidence("cost-levels"), Some(Evidence::Projection));
+        assert_eq!(outcome(&e, "cost-levels"), Outcome::NotReproduced);
+    }
+
+    #[test]
     fn a_missing_user_behaviour_field_is_named() {
         let (mut r, c, m, _) = inputs();
         r.scenario.user_behaviour.remove("active_share");

@@ -2,7 +2,7 @@
 
 use super::context::{AFTER, BEFORE, Context, not_measured, pct, users_text, verdict};
 use super::latency::{LatencyEstimate, latency_estimates};
-use super::{Check, Outcome, Verdict, flip_point};
+use super::{Check, Evidence, Outcome, Verdict, flip_point};
 use crate::cost::{Assumptions, ComponentGroup, Usd};
 use crate::results::{FootprintResults, GrowthPoint, SystemResults};
 
@@ -55,7 +55,7 @@ fn copies(context: &Context, mut out: Verdict) -> Verdict {
     out.target = format!("{} → {}", d.copies_before, d.copies_after);
     let ok = (fa.copies_per_item - d.copies_before).abs() < 0.05
         && (fb.copies_per_item - d.copies_after).abs() < 0.05;
-    out.outcome = Outcome::judge(ok);
+    out.judge(Evidence::Measured, ok);
     out.reason = format!(
         "a marker unique to each sampled version was searched in every text/JSON column and every object; V0.2 holds it in {}",
         fa.copies
@@ -90,7 +90,7 @@ fn events_reference(context: &Context, mut out: Verdict) -> Verdict {
         mb(fb)
     );
     out.target = "events reference the object, never copy the body".into();
-    out.outcome = Outcome::judge(holds(fa) && !holds(fb));
+    out.judge(Evidence::Measured, holds(fa) && !holds(fb));
     out.reason = "from the same marker scan as copies per item".into();
     out.sensitivity = "a count, not an estimate".into();
     out
@@ -130,7 +130,7 @@ fn time_series(context: &Context, mut out: Verdict) -> Verdict {
     );
     out.target = "the plain table degrades as events grow; the hypertable does not".into();
     let plain_worse = an.p50_ms > bn.p50_ms * 1.2 && ra > rb;
-    out.outcome = Outcome::judge(plain_worse);
+    out.judge(Evidence::Measured, plain_worse);
     out.reason = format!(
         "synthetic events of more users added to each event store (same history span), then the same users' 24-hour query timed at each size; the plain table's b-tree on (user_id, created_at) {} and the hypertable's 1-day chunks {}",
         if ra < 1.5 {
@@ -195,7 +195,7 @@ fn inngest(context: &Context, mut out: Verdict) -> Verdict {
         (eb / ea - 1.0) * 100.0
     );
     out.target = "simple projections leave Inngest; only complex workflows stay".into();
-    out.outcome = Outcome::judge(eb < ea);
+    out.judge(Evidence::Measured, eb < ea);
     out.reason =
         "counted by the emulator: every run and every step (Inngest's billing unit)".into();
     if let (Some(ca), Some(cb)) = (cost(BEFORE), cost(AFTER)) {
@@ -222,9 +222,8 @@ fn cost_reduction(context: &Context, mut out: Verdict) -> Verdict {
         pct(red)
     );
     out.target = format!("−{}%", d.cost_reduction_pct);
-    out.estimate = true;
     let ok = red >= d.cost_reduction_pct;
-    out.outcome = Outcome::judge(ok);
+    out.judge(Evidence::Projection, ok);
     out.reason = format!(
         "projected from measured usage with catalogue prices{}",
         if context.fully_priced() {
@@ -265,12 +264,16 @@ fn cost_levels(context: &Context, mut out: Verdict) -> Verdict {
         Usd(d.current_monthly_usd),
         Usd(d.proposed_monthly_usd)
     );
-    out.estimate = true;
     let near = |x: Usd, y: f64| (x.0 - y).abs() <= 0.25 * y;
-    out.outcome =
-        Outcome::judge(near(ca, d.current_monthly_usd) && near(cb, d.proposed_monthly_usd));
-    out.reason = "confirmed when both levels are within ±25% of the document's".into();
+    out.judge(
+        Evidence::Projection,
+        near(ca, d.current_monthly_usd) && near(cb, d.proposed_monthly_usd),
+    );
     let cur = d.current_monthly_usd;
+    out.reason = "consistent when both levels are within ±25% of the document's".into();
+    if !near(ca, cur) {
+        out.reason.push_str(&current_cost_needs(context, Usd(cur)));
+    }
     out.sensitivity = match flip_point(100.0, 1e8, 120, true, &|u| {
         context.total(BEFORE, u as u64).is_some_and(|c| c.0 >= cur)
     }) {
@@ -283,6 +286,35 @@ fn cost_levels(context: &Context, mut out: Verdict) -> Verdict {
         None => format!("V0.2 never reaches {} below 100M users", Usd(cur)),
     };
     out
+}
+
+/// What the model of the reference V0.2 would need to bill `current` at the reference
+/// tier: the executions per write (the input that dominates its bill), beside the
+/// measured ones. Only the invoice can settle it.
+fn current_cost_needs(context: &Context, current: Usd) -> String {
+    let users = context.reference_users();
+    let measured = context
+        .cost
+        .unit_usage
+        .get(BEFORE)
+        .and_then(|u| u.executions_per_write);
+    let needed = crate::cost::calibration::executions_per_write_reaching(
+        context.cost,
+        users,
+        current,
+        context.prices,
+        &|p| p.total,
+    );
+    match (needed, measured) {
+        (Ok(n), Some(m)) => format!(
+            "; the model of the reference V0.2 bills {current} at {} only with {n:.0} Inngest executions per write (the run measured {m:.1}), other inputs as modelled — only the invoice can settle it (report --actuals)",
+            users_text(users as f64)
+        ),
+        (Err(why), _) => {
+            format!("; executions per write cannot bring the model to {current}: {why}")
+        }
+        _ => String::new(),
+    }
 }
 
 /// Typical-op latency before and after, on the production estimate.
@@ -307,8 +339,7 @@ fn latency(context: &Context, mut out: Verdict, lat: &[LatencyEstimate]) -> Verd
         d.latency_after_ms,
         (target_ratio - 1.0) * 100.0
     );
-    out.estimate = true;
-    out.outcome = Outcome::judge(eb / ea <= target_ratio);
+    out.judge(Evidence::Projection, eb / ea <= target_ratio);
     out.reason = format!(
         "estimate = measured p50 + request-path round trips × stated RTT (database {} ms, object store {} ms, Inngest {} ms), weighted by the user behaviour's op mix; the document's 500 ms baseline is {}× this estimate of V0.2",
         context.cost.model.assumptions.rtt_postgres_ms,
@@ -399,8 +430,10 @@ fn roi(context: &Context, mut out: Verdict) -> Verdict {
         pct(doc.roi_net_pct.unwrap_or(0.0)),
     );
     out.target = format!("{}%", d.roi_pct);
-    out.estimate = true;
-    out.outcome = Outcome::judge(ret.roi_gross_pct.unwrap_or(f64::MIN) >= d.roi_pct);
+    out.judge(
+        Evidence::Projection,
+        ret.roi_gross_pct.unwrap_or(f64::MIN) >= d.roi_pct,
+    );
     out.reason = format!(
         "annual savings / investment ({}); the document's {}% is the gross figure, net of the investment it is {:.0}%",
         Usd(d.investment_usd),
@@ -430,12 +463,16 @@ fn payback(context: &Context, mut out: Verdict) -> Verdict {
             .map_or("never (no savings)".into(), |p| format!("{p:.1} months"))
     );
     out.target = format!("{} months", d.payback_months);
-    out.estimate = true;
     let arithmetic_ok = (doc_p - d.payback_months).abs() < 0.05;
     let proj_ok = proj
         .and_then(|r| r.payback_months)
         .is_some_and(|p| p <= d.payback_months);
-    out.outcome = Outcome::judge(arithmetic_ok && proj_ok);
+    // The document's own arithmetic can refute it; the projection alone cannot.
+    if arithmetic_ok {
+        out.judge(Evidence::Projection, proj_ok);
+    } else {
+        out.judge(Evidence::Arithmetic, false);
+    }
     out.reason = format!(
         "{}; the document's {} matches the header's {} ({:.2} months), not its own {} breakdown",
         if arithmetic_ok {
@@ -471,7 +508,10 @@ fn investment(context: &Context, mut out: Verdict) -> Verdict {
         (d.investment_usd / d.investment_header_usd - 1.0) * 100.0
     );
     out.target = "one investment figure".into();
-    out.outcome = Outcome::judge((d.investment_usd - d.investment_header_usd).abs() < 1.0);
+    out.judge(
+        Evidence::Arithmetic,
+        (d.investment_usd - d.investment_header_usd).abs() < 1.0,
+    );
     out.reason = format!(
         "the document's figures disagree; this report uses the breakdown ({}), as the approval checklist does",
         Usd(d.investment_usd)

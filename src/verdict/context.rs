@@ -40,13 +40,14 @@ pub(super) fn verdict(id: &str, statement: &str) -> Verdict {
         outcome: Outcome::NotMeasurable,
         reason: String::new(),
         sensitivity: "—".into(),
-        estimate: false,
+        evidence: None,
     }
 }
 
 /// `out` marked not measured, with the reason.
 pub(super) fn not_measured(mut out: Verdict, why: &str) -> Verdict {
     out.outcome = Outcome::NotMeasurable;
+    out.evidence = None;
     out.value = "not measured".into();
     out.reason = why.into();
     out

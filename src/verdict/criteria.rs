@@ -1,7 +1,7 @@
 //! The go/no-go criteria's evaluators, one per [`Check`] a criterion can name.
 
 use super::context::{AFTER, Context, not_measured, users_text, verdict};
-use super::{Check, Criterion, CriterionKind, Outcome, Verdict};
+use super::{Check, Criterion, CriterionKind, Evidence, Outcome, Verdict};
 use crate::cost::Usd;
 
 /// Judges one go/no-go line with the evaluator its check names.
@@ -38,7 +38,7 @@ fn budget(context: &Context, mut out: Verdict) -> Verdict {
         (d.budget_usd - d.investment_usd) / d.investment_usd * 100.0
     );
     out.target = format!("investment ≤ {}", Usd(d.budget_usd));
-    out.outcome = Outcome::judge(d.investment_usd <= d.budget_usd);
+    out.judge(Evidence::Arithmetic, d.investment_usd <= d.budget_usd);
     out.reason = "the threshold is consistent with the document's own investment; whether the money exists is the approver's fact".into();
     out.sensitivity = format!(
         "an overrun above {:.1}% breaks a {} budget",
@@ -77,7 +77,6 @@ fn payback_horizon(context: &Context, mut out: Verdict, go: bool) -> Verdict {
         return not_measured(out, "no projection for both systems");
     };
     let p = ret.payback_months;
-    out.estimate = true;
     out.value = format!(
         "at {}: savings {} per month, payback {}",
         users_text(users as f64),
@@ -87,10 +86,10 @@ fn payback_horizon(context: &Context, mut out: Verdict, go: bool) -> Verdict {
     let horizon = if go { 6.0 } else { 24.0 };
     if go {
         out.target = "the change pays back within 6 months at 10K users".into();
-        out.outcome = Outcome::judge(p.is_some_and(|p| p <= horizon));
+        out.judge(Evidence::Projection, p.is_some_and(|p| p <= horizon));
     } else {
         out.target = "below 1K users the change does not pay back (> 24 months)".into();
-        out.outcome = Outcome::judge(p.is_none_or(|p| p > horizon));
+        out.judge(Evidence::Projection, p.is_none_or(|p| p > horizon));
     }
     out.reason =
         "payback = investment / projected monthly savings of the primary deployments".into();

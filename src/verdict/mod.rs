@@ -1,8 +1,9 @@
 //! The decision document's claims and go/no-go criteria (a targets file), evaluated
 //! against a run's results and its cost projections. Each line gets the measured or
-//! computed value, the target, a verdict — confirmed, refuted or not measurable here,
-//! with the reason — and a sensitivity line: the value of the key assumption at which
-//! the verdict would flip.
+//! computed value, the target, the evidence it rests on (measured, arithmetic or
+//! projection), a verdict in the words that evidence allows — confirmed or refuted,
+//! consistent or not reproduced, or not measurable here — with the reason, and a
+//! sensitivity line: the value of the key assumption at which the verdict would flip.
 
 mod checks;
 mod claims;
@@ -171,25 +172,64 @@ impl Targets {
     }
 }
 
-/// The outcome of one line.
+/// What a verdict rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// This run's stores and counters.
+    Measured,
+    /// The document's own numbers checked against each other.
+    Arithmetic,
+    /// Cost or latency from measured usage plus named assumptions.
+    Projection,
+}
+
+impl Evidence {
+    /// As printed.
+    pub fn label(self) -> &'static str {
+        match self {
+            Evidence::Measured => "measured",
+            Evidence::Arithmetic => "arithmetic",
+            Evidence::Projection => "projection",
+        }
+    }
+}
+
+/// The outcome of one line. The words follow the evidence: a measurement or the
+/// document's own arithmetic confirms or refutes; a projection is consistent with a
+/// claim or does not reproduce it — a model of a rebuild cannot refute an invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// The measurement agrees with the claim.
+    /// A measurement or the arithmetic agrees with the claim.
     Confirmed,
-    /// The measurement disagrees.
+    /// A measurement or the arithmetic disagrees.
     Refuted,
+    /// The projection agrees with the claim.
+    Consistent,
+    /// The projection does not reach the claim.
+    NotReproduced,
     /// Nothing here measures it.
     NotMeasurable,
 }
 
 impl Outcome {
-    /// Confirmed when the measurement agrees, refuted when it does not.
-    pub fn judge(agrees: bool) -> Outcome {
-        if agrees {
-            Outcome::Confirmed
-        } else {
-            Outcome::Refuted
+    /// The words `evidence` allows for agreeing or not.
+    pub fn judge(evidence: Evidence, agrees: bool) -> Outcome {
+        match (evidence, agrees) {
+            (Evidence::Projection, true) => Outcome::Consistent,
+            (Evidence::Projection, false) => Outcome::NotReproduced,
+            (_, true) => Outcome::Confirmed,
+            (_, false) => Outcome::Refuted,
+        }
+    }
+
+    /// Whether the claim held: `None` when nothing measured it.
+    pub fn held(self) -> Option<bool> {
+        match self {
+            Outcome::Confirmed | Outcome::Consistent => Some(true),
+            Outcome::Refuted | Outcome::NotReproduced => Some(false),
+            Outcome::NotMeasurable => None,
         }
     }
 
@@ -198,6 +238,8 @@ impl Outcome {
         match self {
             Outcome::Confirmed => "confirmed",
             Outcome::Refuted => "refuted",
+            Outcome::Consistent => "consistent",
+            Outcome::NotReproduced => "not reproduced",
             Outcome::NotMeasurable => "not measurable here",
         }
     }
@@ -220,8 +262,16 @@ pub struct Verdict {
     pub reason: String,
     /// Where the verdict flips.
     pub sensitivity: String,
-    /// True when the value is an estimate rather than a measurement.
-    pub estimate: bool,
+    /// What the verdict rests on (`None` when nothing here measures it).
+    pub evidence: Option<Evidence>,
+}
+
+impl Verdict {
+    /// Judges on `evidence`: the outcome's words are the ones it allows.
+    pub(super) fn judge(&mut self, evidence: Evidence, agrees: bool) {
+        self.evidence = Some(evidence);
+        self.outcome = Outcome::judge(evidence, agrees);
+    }
 }
 
 /// The harness's ticks in the signature block.

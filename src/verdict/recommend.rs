@@ -57,11 +57,11 @@ pub(super) fn checklist(
         ChecklistItem {
             item: "Success Criteria: Clear and measurable".into(),
             evidence: format!(
-                "{} of {} claims measurable here: {} confirmed, {} refuted; {} not measurable",
+                "{} of {} claims measurable here: {} held (confirmed or consistent), {} did not (refuted or not reproduced); {} not measurable",
                 claims.len() - count(Outcome::NotMeasurable),
                 claims.len(),
-                count(Outcome::Confirmed),
-                count(Outcome::Refuted),
+                count(Outcome::Confirmed) + count(Outcome::Consistent),
+                count(Outcome::Refuted) + count(Outcome::NotReproduced),
                 count(Outcome::NotMeasurable)
             ),
             // Clear and measurable: at least three in four claims have a measured verdict,
@@ -91,7 +91,7 @@ pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation
     let payback = ret.and_then(|r| r.payback_months);
     let refuted: Vec<&str> = claims
         .iter()
-        .filter(|c| c.outcome == Outcome::Refuted)
+        .filter(|c| c.outcome.held() == Some(false))
         .map(|c| c.id.as_str())
         .collect();
     let (option, why) = match payback {
