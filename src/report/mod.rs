@@ -190,6 +190,10 @@ impl Report {
                 format!("{mark} {}: {}", v.statement, v.value)
             })
             .collect();
+        out.push(format!(
+            "FINDINGS       {}",
+            crate::verdict::Tally::of(&self.evaluation.claims)
+        ));
         let r = &self.evaluation.recommendation;
         out.push(format!("RECOMMENDATION Option {}: {}", r.option, r.why));
         out

@@ -6,7 +6,7 @@ use super::context::Context;
 use super::criteria::criterion;
 use super::latency::latency_estimates;
 use super::recommend::{checklist, recommend};
-use super::{Evaluation, Targets, Verdict};
+use super::{Check, Evaluation, Evidence, Targets, Verdict};
 use crate::cost::CostReport;
 use crate::cost::catalogue::PriceSource;
 use crate::results::Results;
@@ -25,12 +25,13 @@ pub fn evaluate(
         prices,
     };
     let latency = latency_estimates(&context, &cost.model.assumptions);
-    let claims: Vec<Verdict> = t
+    let mut claims: Vec<Verdict> = t
         .claims
         .iter()
         .map(|c| claim(&context, &c.id, &c.quote, c.check, &latency))
         .collect();
-    let criteria: Vec<Verdict> = t.criteria.iter().map(|c| criterion(&context, c)).collect();
+    let mut criteria: Vec<Verdict> = t.criteria.iter().map(|c| criterion(&context, c)).collect();
+    link_dependents(t, &mut claims, &mut criteria);
     let recommendation = recommend(&context, &claims);
     let checklist = checklist(&context, &claims, &recommendation);
     Evaluation {
@@ -39,6 +40,43 @@ pub fn evaluate(
         checklist,
         recommendation,
         latency_estimate: latency,
+    }
+}
+
+/// Every projected cost figure of the document — the reduction, ROI, payback and the
+/// scale criteria's payback — follows from one finding: the cost levels the model
+/// projects. Each such verdict names it and is not counted as another.
+fn link_dependents(t: &Targets, claims: &mut [Verdict], criteria: &mut [Verdict]) {
+    let Some(finding) = t
+        .claims
+        .iter()
+        .zip(claims.iter())
+        .find(|(c, v)| c.check == Check::CostLevels && v.evidence == Some(Evidence::Projection))
+        .map(|(c, _)| c.id.clone())
+    else {
+        return;
+    };
+    let follows = [
+        Check::CostReduction,
+        Check::Roi,
+        Check::Payback,
+        Check::ScaleGo,
+        Check::ScaleNogo,
+    ];
+    let checks = t
+        .claims
+        .iter()
+        .map(|c| c.check)
+        .zip(claims.iter_mut())
+        .chain(t.criteria.iter().map(|c| c.check).zip(criteria.iter_mut()));
+    for (check, v) in checks {
+        if follows.contains(&check) && v.evidence == Some(Evidence::Projection) {
+            v.rests_on = Some(finding.clone());
+            v.reason = format!(
+                "rests on the {finding} finding (counted there): {}",
+                v.reason
+            );
+        }
     }
 }
 
@@ -147,6 +185,43 @@ mod tests {
         // The $11,600 current cost is a projection of the rebuild: not reproduced, not refuted.
         assert_eq!(evidence("cost-levels"), Some(Evidence::Projection));
         assert_eq!(outcome(&e, "cost-levels"), Outcome::NotReproduced);
+    }
+
+    #[test]
+    fn a_finding_is_counted_once_and_what_follows_from_it_names_it() {
+        use crate::verdict::Tally;
+        let (r, c, m, t) = inputs();
+        let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
+        let e = evaluate(&t, &r, &cost, &c);
+        let rests_on = |id: &str| {
+            e.claims
+                .iter()
+                .find(|c| c.id == id)
+                .unwrap()
+                .rests_on
+                .clone()
+        };
+        let finding = Some("cost-levels".to_string());
+        // The reduction and the ROI follow from the projected cost levels.
+        assert_eq!(rests_on("cost"), finding);
+        assert_eq!(rests_on("roi"), finding);
+        assert_eq!(rests_on("cost-levels"), None, "the finding itself");
+        // Payback is refuted by the document's own arithmetic: a finding of its own.
+        assert_eq!(rests_on("payback"), None);
+        // So are the scale criteria's paybacks.
+        let scale: Vec<_> = e
+            .criteria
+            .iter()
+            .filter(|c| c.statement.contains("Scale"))
+            .collect();
+        assert!(!scale.is_empty() && scale.iter().all(|c| c.rests_on == finding));
+        let tally = Tally::of(&e.claims);
+        assert_eq!(tally.dependent, 2);
+        assert_eq!(tally.projection, (0, 2), "cost levels and latency");
+        assert_eq!(tally.arithmetic, (0, 2), "payback and investment");
+        let counted = tally.measured.0 + tally.measured.1 + tally.arithmetic.0 + tally.arithmetic.1;
+        let counted = counted + tally.projection.0 + tally.projection.1 + tally.not_measurable;
+        assert_eq!(counted + tally.dependent, e.claims.len());
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub(super) fn verdict(id: &str, statement: &str) -> Verdict {
         reason: String::new(),
         sensitivity: "—".into(),
         evidence: None,
+        rests_on: None,
     }
 }
 

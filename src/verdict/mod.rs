@@ -264,6 +264,8 @@ pub struct Verdict {
     pub sensitivity: String,
     /// What the verdict rests on (`None` when nothing here measures it).
     pub evidence: Option<Evidence>,
+    /// The id of the finding this verdict follows from (counted once, there).
+    pub rests_on: Option<String>,
 }
 
 impl Verdict {
@@ -384,5 +386,66 @@ mod tests {
         std::fs::write(&p, "[document]\ntitle = \"x\"\n\n[[claim]]\nid = \"a\"\nquote = \"q\"\ncheck = \"vibes\"\n").unwrap();
         let e = Targets::load(&p).unwrap_err().to_string();
         assert!(e.contains("t.toml:") && e.contains("vibes"), "{e}");
+    }
+}
+
+/// Verdicts counted as findings: a verdict that rests on another is not a new one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Measured: confirmed, refuted.
+    pub measured: (usize, usize),
+    /// Arithmetic: confirmed, refuted.
+    pub arithmetic: (usize, usize),
+    /// Projection findings: consistent, not reproduced.
+    pub projection: (usize, usize),
+    /// Verdicts that follow from a finding counted above.
+    pub dependent: usize,
+    /// Not measurable here.
+    pub not_measurable: usize,
+}
+
+impl Tally {
+    /// Counts `verdicts`.
+    pub fn of(verdicts: &[Verdict]) -> Tally {
+        let mut t = Tally::default();
+        for v in verdicts {
+            if v.rests_on.is_some() {
+                t.dependent += 1;
+                continue;
+            }
+            let held = v.outcome.held() == Some(true);
+            let slot = match v.evidence {
+                Some(Evidence::Measured) => &mut t.measured,
+                Some(Evidence::Arithmetic) => &mut t.arithmetic,
+                Some(Evidence::Projection) => &mut t.projection,
+                None => {
+                    t.not_measurable += 1;
+                    continue;
+                }
+            };
+            if held {
+                slot.0 += 1;
+            } else {
+                slot.1 += 1;
+            }
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "measured {} confirmed, {} refuted; arithmetic {} confirmed, {} refuted; projection {} consistent, {} not reproduced; {} not measurable here; {} more follow from a finding and are not counted again",
+            self.measured.0,
+            self.measured.1,
+            self.arithmetic.0,
+            self.arithmetic.1,
+            self.projection.0,
+            self.projection.1,
+            self.not_measurable,
+            self.dependent
+        )
     }
 }

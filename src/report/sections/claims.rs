@@ -2,7 +2,7 @@
 
 use crate::report::ReportError;
 use crate::report::document::{Block, Section, SectionContext, verdict_rows};
-use crate::verdict::{Evidence, Outcome, Verdict};
+use crate::verdict::Tally;
 
 /// Verdicts first: this is what the approver reads.
 pub(super) fn claims(
@@ -15,7 +15,11 @@ pub(super) fn claims(
         ev.recommendation.option, ev.recommendation.why
     ))];
     blocks.push(Block::Table(verdict_rows(&ev.claims)));
-    blocks.push(Block::Para(tally(&ev.claims)));
+    blocks.push(Block::Para(format!(
+        "{} claims, counted as findings: {}.",
+        ev.claims.len(),
+        Tally::of(&ev.claims)
+    )));
     blocks.push(Block::Para("Evidence: measured = this run's stores and counters; arithmetic = the document's own numbers checked against each other; projection = cost or latency from measured per-op usage and the named assumptions below. A measurement or the arithmetic confirms or refutes; a projection is consistent with a claim or does not reproduce it, and never refutes it: it models a rebuild of the system from the document, not production.".into()));
     sections.push(Section {
         id: "claims",
@@ -32,25 +36,4 @@ pub(super) fn claims(
         })],
     });
     Ok(())
-}
-
-/// Verdicts counted by the evidence they rest on.
-fn tally(claims: &[Verdict]) -> String {
-    let count = |e: Option<Evidence>, o: Outcome| {
-        claims
-            .iter()
-            .filter(|c| c.evidence == e && c.outcome == o)
-            .count()
-    };
-    format!(
-        "{} claims: measured {} confirmed, {} refuted; arithmetic {} confirmed, {} refuted; projection {} consistent, {} not reproduced; {} not measurable here.",
-        claims.len(),
-        count(Some(Evidence::Measured), Outcome::Confirmed),
-        count(Some(Evidence::Measured), Outcome::Refuted),
-        count(Some(Evidence::Arithmetic), Outcome::Confirmed),
-        count(Some(Evidence::Arithmetic), Outcome::Refuted),
-        count(Some(Evidence::Projection), Outcome::Consistent),
-        count(Some(Evidence::Projection), Outcome::NotReproduced),
-        count(None, Outcome::NotMeasurable),
-    )
 }
