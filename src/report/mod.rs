@@ -185,6 +185,8 @@ impl Report {
                     Outcome::Refuted => "REFUTED       ",
                     Outcome::Consistent => "CONSISTENT    ",
                     Outcome::NotReproduced => "NOT REPRODUCED",
+                    Outcome::Input => "INPUT         ",
+                    Outcome::ForTheApprover => "APPROVER      ",
                     Outcome::NotMeasurable => "N/M           ",
                 };
                 format!("{mark} {}: {}", v.statement, v.value)

@@ -6,7 +6,7 @@ use super::context::Context;
 use super::criteria::criterion;
 use super::latency::latency_estimates;
 use super::recommend::{checklist, recommend};
-use super::{Check, Evaluation, Evidence, Targets, Verdict};
+use super::{Check, CriterionKind, Evaluation, Evidence, Targets, Verdict};
 use crate::cost::CostReport;
 use crate::cost::catalogue::PriceSource;
 use crate::results::Results;
@@ -34,9 +34,15 @@ pub fn evaluate(
     link_dependents(t, &mut claims, &mut criteria);
     let recommendation = recommend(&context, &claims);
     let checklist = checklist(&context, &claims, &recommendation);
+    let (go_criteria, no_go_criteria) = t
+        .criteria
+        .iter()
+        .zip(criteria)
+        .partition::<Vec<_>, _>(|(c, _)| c.kind == CriterionKind::Go);
     Evaluation {
         claims,
-        criteria,
+        go_criteria: go_criteria.into_iter().map(|(_, v)| v).collect(),
+        no_go_criteria: no_go_criteria.into_iter().map(|(_, v)| v).collect(),
         checklist,
         recommendation,
         latency_estimate: latency,
@@ -168,9 +174,15 @@ mod tests {
         let (r, c, m, t) = inputs();
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
         let e = evaluate(&t, &r, &cost, &c);
-        for v in e.claims.iter().chain(&e.criteria) {
+        for v in e
+            .claims
+            .iter()
+            .chain(&e.go_criteria)
+            .chain(&e.no_go_criteria)
+        {
             match (v.evidence, v.outcome) {
-                (None, Outcome::NotMeasurable) => {}
+                (None, Outcome::NotMeasurable | Outcome::ForTheApprover) => {}
+                (Some(Evidence::Projection), Outcome::Input) => {}
                 (Some(Evidence::Projection), Outcome::Consistent | Outcome::NotReproduced) => {}
                 (
                     Some(Evidence::Measured | Evidence::Arithmetic),
@@ -210,8 +222,9 @@ mod tests {
         assert_eq!(rests_on("payback"), None);
         // So are the scale criteria's paybacks.
         let scale: Vec<_> = e
-            .criteria
+            .go_criteria
             .iter()
+            .chain(&e.no_go_criteria)
             .filter(|c| c.statement.contains("Scale"))
             .collect();
         assert!(!scale.is_empty() && scale.iter().all(|c| c.rests_on == finding));

@@ -11,8 +11,9 @@ pub(super) fn criterion(context: &Context, c: &Criterion) -> Verdict {
         CriterionKind::NoGo => "NO-GO",
     };
     let out = verdict(id, &c.text);
+    let go = c.kind == CriterionKind::Go;
     match c.check {
-        Check::Budget => budget(context, out),
+        Check::Budget => budget(context, out, go),
         Check::Risk => risk(context, out),
         Check::ScaleGo => payback_horizon(context, out, true),
         Check::ScaleNogo => payback_horizon(context, out, false),
@@ -22,13 +23,15 @@ pub(super) fn criterion(context: &Context, c: &Criterion) -> Verdict {
                 c.reason.as_deref().unwrap_or("not measured by a benchmark"),
             );
             out.value = "—".into();
+            out.outcome = Outcome::ForTheApprover;
             out
         }
     }
 }
 
-/// The investment against the GO budget.
-fn budget(context: &Context, mut out: Verdict) -> Verdict {
+/// The investment against the budget: the GO line's threshold is computed from the
+/// document's own figures; the NO-GO line ("less is available") is the approver's fact.
+fn budget(context: &Context, mut out: Verdict, go: bool) -> Verdict {
     let d = &context.targets.document;
     out.value = format!(
         "investment {} vs budget {}: headroom {} ({:.1}%)",
@@ -38,8 +41,17 @@ fn budget(context: &Context, mut out: Verdict) -> Verdict {
         (d.budget_usd - d.investment_usd) / d.investment_usd * 100.0
     );
     out.target = format!("investment ≤ {}", Usd(d.budget_usd));
-    out.judge(Evidence::Arithmetic, d.investment_usd <= d.budget_usd);
-    out.reason = "the threshold is consistent with the document's own investment; whether the money exists is the approver's fact".into();
+    if go {
+        out.judge(Evidence::Arithmetic, d.investment_usd <= d.budget_usd);
+        out.reason = "the threshold is consistent with the document's own investment; whether the money exists is the approver's fact".into();
+    } else {
+        out.outcome = Outcome::ForTheApprover;
+        out.target = format!("less than {} available", Usd(d.budget_usd));
+        out.reason = format!(
+            "the change needs {} by the document's breakdown; how much is available is the approver's fact",
+            Usd(d.investment_usd)
+        );
+    }
     out.sensitivity = format!(
         "an overrun above {:.1}% breaks a {} budget",
         (d.budget_usd / d.investment_usd - 1.0) * 100.0,
@@ -64,7 +76,7 @@ fn risk(context: &Context, mut out: Verdict) -> Verdict {
         week.map_or("not projected".into(), |w| w.to_string())
     );
     out.target = "medium risk, rollback by dual-write for 1 week".into();
-    out.outcome = Outcome::NotMeasurable;
+    out.outcome = Outcome::ForTheApprover;
     out.reason = "risk appetite and downtime tolerance are the approver's; the figures above are what this run can contribute".into();
     out
 }
@@ -84,15 +96,19 @@ fn payback_horizon(context: &Context, mut out: Verdict, go: bool) -> Verdict {
         p.map_or("never".into(), |p| format!("{p:.1} months"))
     );
     let horizon = if go { 6.0 } else { 24.0 };
-    if go {
-        out.target = "the change pays back within 6 months at 10K users".into();
-        out.judge(Evidence::Projection, p.is_some_and(|p| p <= horizon));
-    } else {
-        out.target = "below 1K users the change does not pay back (> 24 months)".into();
-        out.judge(Evidence::Projection, p.is_none_or(|p| p > horizon));
-    }
-    out.reason =
-        "payback = investment / projected monthly savings of the primary deployments".into();
+    // A plan is an input: the line shows the change at the planned size and leaves the
+    // plan to the approver.
+    out.evidence = Some(Evidence::Projection);
+    out.outcome = Outcome::Input;
+    out.target = format!("the plan: {}", users_text(users as f64));
+    out.reason = format!(
+        "a planning statement, not a claim: at the planned size the change {} (payback = investment / projected monthly savings of the primary deployments)",
+        match p {
+            Some(p) if p <= horizon => format!("pays back within {horizon} months"),
+            Some(_) => format!("takes longer than {horizon} months to pay back"),
+            None => "saves nothing".into(),
+        }
+    );
     out.sensitivity = match context.users_flip(&|r| r.payback_months.is_some_and(|p| p <= horizon))
     {
         Some(u) => format!(

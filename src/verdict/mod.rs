@@ -209,6 +209,10 @@ pub enum Outcome {
     Consistent,
     /// The projection does not reach the claim.
     NotReproduced,
+    /// A plan: an input shown at its size, not judged.
+    Input,
+    /// The approver's own facts or appetite: what the run contributes is shown.
+    ForTheApprover,
     /// Nothing here measures it.
     NotMeasurable,
 }
@@ -229,7 +233,7 @@ impl Outcome {
         match self {
             Outcome::Confirmed | Outcome::Consistent => Some(true),
             Outcome::Refuted | Outcome::NotReproduced => Some(false),
-            Outcome::NotMeasurable => None,
+            Outcome::Input | Outcome::ForTheApprover | Outcome::NotMeasurable => None,
         }
     }
 
@@ -240,6 +244,8 @@ impl Outcome {
             Outcome::Refuted => "refuted",
             Outcome::Consistent => "consistent",
             Outcome::NotReproduced => "not reproduced",
+            Outcome::Input => "input (a plan)",
+            Outcome::ForTheApprover => "for the approver",
             Outcome::NotMeasurable => "not measurable here",
         }
     }
@@ -269,6 +275,17 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// What the line rests on, for criteria: measured, computed, or not judged here.
+    pub fn basis(&self) -> &'static str {
+        match (self.evidence, self.outcome) {
+            (_, Outcome::Input) => "input",
+            (_, Outcome::ForTheApprover) => "approver's judgement",
+            (Some(Evidence::Measured), _) => "measured",
+            (Some(_), _) => "computed",
+            (None, _) => "not measurable here",
+        }
+    }
+
     /// Judges on `evidence`: the outcome's words are the ones it allows.
     pub(super) fn judge(&mut self, evidence: Evidence, agrees: bool) {
         self.evidence = Some(evidence);
@@ -276,7 +293,7 @@ impl Verdict {
     }
 }
 
-/// The harness's ticks in the signature block.
+/// The harness's suggestion for the signature block (never ticked for the approver).
 #[derive(Debug, Clone, Serialize)]
 pub struct Recommendation {
     /// `A`, `B` or `C`.
@@ -289,8 +306,10 @@ pub struct Recommendation {
     pub storage: &'static str,
     /// `pgvector` or `Qdrant`.
     pub vectors: &'static str,
-    /// One reason per technical tick.
+    /// One reason per technical suggestion.
     pub notes: Vec<String>,
+    /// Where the suggested option would change, in words.
+    pub flips: Vec<String>,
 }
 
 /// An approval checklist line with its evidence.
@@ -309,8 +328,10 @@ pub struct ChecklistItem {
 pub struct Evaluation {
     /// Claims.
     pub claims: Vec<Verdict>,
-    /// Go/no-go.
-    pub criteria: Vec<Verdict>,
+    /// The document's GO criteria.
+    pub go_criteria: Vec<Verdict>,
+    /// The document's NO-GO criteria.
+    pub no_go_criteria: Vec<Verdict>,
     /// Filled checklist.
     pub checklist: Vec<ChecklistItem>,
     /// Signature ticks.

@@ -64,9 +64,9 @@ pub(super) fn checklist(
                 count(Outcome::Refuted) + count(Outcome::NotReproduced),
                 count(Outcome::NotMeasurable)
             ),
-            // Clear and measurable: at least three in four claims have a measured verdict,
-            // whichever way it went.
-            supported: Some(count(Outcome::NotMeasurable) * 4 <= claims.len()),
+            // The harness's own claim list says nothing of whether the document's success
+            // criteria are clear: that is the approver's reading.
+            supported: None,
         },
         ChecklistItem {
             item: "Rollback Plan: Defined (keep dual-write for 1 week)".into(),
@@ -179,5 +179,25 @@ pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation
         storage,
         vectors: "pgvector",
         notes,
+        flips: flips(context),
     }
+}
+
+/// The user counts at which the suggested option changes: payback within 24 months
+/// (Option B) and within 12 (Option A, if every claim holds), on this model.
+fn flips(context: &Context) -> Vec<String> {
+    [(24.0, "B"), (12.0, "A, if every claim holds")]
+        .into_iter()
+        .map(|(months, option)| {
+            match context.users_flip(&|r| r.payback_months.is_some_and(|p| p <= months)) {
+                Some(u) => format!(
+                    "payback falls within {months} months (Option {option}) from {}",
+                    users_text(u)
+                ),
+                None => format!(
+                    "payback never falls within {months} months (Option {option}) between 100 and 100M users"
+                ),
+            }
+        })
+        .collect()
 }

@@ -16,7 +16,7 @@ pub(super) fn checklist(
             &[
                 "item",
                 "evidence from this run",
-                "evidence supports ticking",
+                "the harness's reading (not a tick)",
             ],
             ev.checklist
                 .iter()
@@ -33,25 +33,20 @@ pub(super) fn checklist(
         ))],
     });
     let rec = &ev.recommendation;
-    let tick = |on: bool| if on { "[x]" } else { "[ ]" };
-    let sig = format!(
-        "I approve the V0.3 architecture refactoring:\n\nOption: {} A (Full) {} B (Incremental) {} C (No change)\n\nTechnical Decisions:\n{} TimescaleDB  {} EventStoreDB  {} Keep PostgreSQL\n{} R2 Storage   {} S3 Storage\n{} pgvector     {} Qdrant\n\nSignature: ___________________\nDate: _________________________",
-        tick(rec.option == 'A'),
-        tick(rec.option == 'B'),
-        tick(rec.option == 'C'),
-        tick(rec.event_db == "TimescaleDB"),
-        tick(rec.event_db == "EventStoreDB"),
-        tick(rec.event_db == "Keep PostgreSQL"),
-        tick(rec.storage == "R2 Storage"),
-        tick(rec.storage == "S3 Storage"),
-        tick(rec.vectors == "pgvector"),
-        tick(rec.vectors == "Qdrant"),
-    );
-    let mut blocks = vec![Block::Para("Ticks are the harness's recommendation from the evidence above; the signature is for a person.".into()), Block::Pre(sig)];
-    blocks.push(Block::Para(format!(
-        "Why Option {}: {}",
-        rec.option, rec.why
-    )));
+    // Nothing is ticked on the approver's behalf: the harness's suggestion is printed
+    // beside the block, with where it would change.
+    let sig = "I approve the V0.3 architecture refactoring:\n\nOption: [ ] A (Full) [ ] B (Incremental) [ ] C (No change)\n\nTechnical Decisions:\n[ ] TimescaleDB  [ ] EventStoreDB  [ ] Keep PostgreSQL\n[ ] R2 Storage   [ ] S3 Storage\n[ ] pgvector     [ ] Qdrant\n\nSignature: ___________________\nDate: _________________________";
+    let mut blocks = vec![
+        Block::Pre(sig.into()),
+        Block::Para(format!(
+            "The harness's suggestion, not a tick: Option {} — {}; technical: {}, {}, {}.",
+            rec.option, rec.why, rec.event_db, rec.storage, rec.vectors
+        )),
+        Block::Para(format!(
+            "Where the suggestion would change, on this model: {}.",
+            rec.flips.join("; ")
+        )),
+    ];
     for n in &rec.notes {
         blocks.push(Block::Para(n.clone()));
     }

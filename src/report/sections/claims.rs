@@ -1,8 +1,8 @@
 //! The claims and the go/no-go criteria with their verdicts: what the approver reads first.
 
 use crate::report::ReportError;
-use crate::report::document::{Block, Section, SectionContext, verdict_rows};
-use crate::verdict::Tally;
+use crate::report::document::{Block, Section, SectionContext, Table, table, verdict_rows};
+use crate::verdict::{Tally, Verdict};
 
 /// Verdicts first: this is what the approver reads.
 pub(super) fn claims(
@@ -10,9 +10,12 @@ pub(super) fn claims(
     sections: &mut Vec<Section>,
 ) -> Result<(), ReportError> {
     let ev = &context.report.evaluation;
+    let rec = &ev.recommendation;
     let mut blocks = vec![Block::Para(format!(
-        "Harness recommendation: Option {} — {}",
-        ev.recommendation.option, ev.recommendation.why
+        "The harness's suggestion (the approver decides): Option {} — {}. It would change where {}.",
+        rec.option,
+        rec.why,
+        rec.flips.join("; ")
     ))];
     blocks.push(Block::Table(verdict_rows(&ev.claims)));
     blocks.push(Block::Para(format!(
@@ -26,14 +29,47 @@ pub(super) fn claims(
         title: "Claims of the decision document".into(),
         blocks,
     });
+    let intro = "Each line says what it rests on: measured or computed here, a plan (an input: shown at the planned size, not judged), or the approver's judgement (the run's contribution is shown).";
+    let mut blocks = vec![Block::Para(intro.into())];
+    for (title, lines) in [("GO", &ev.go_criteria), ("NO-GO", &ev.no_go_criteria)] {
+        blocks.push(Block::Para(format!("{title} criteria:")));
+        blocks.push(Block::Table(criteria_rows(lines)));
+    }
     sections.push(Section {
         id: "go-no-go",
         title: "Go / No-Go criteria".into(),
-        blocks: vec![Block::Table({
-            let mut t = verdict_rows(&ev.criteria);
-            t.header[0] = "criterion".into();
-            t
-        })],
+        blocks,
     });
     Ok(())
+}
+
+/// Criteria: the line, what the run shows, its basis and status.
+fn criteria_rows(lines: &[Verdict]) -> Table {
+    let mut t = table(
+        &[
+            "criterion",
+            "what this run shows",
+            "threshold",
+            "basis",
+            "status",
+            "why",
+            "sensitivity",
+        ],
+        lines
+            .iter()
+            .map(|v| {
+                vec![
+                    v.statement.clone(),
+                    v.value.clone(),
+                    v.target.clone(),
+                    v.basis().to_string(),
+                    v.outcome.label().to_string(),
+                    v.reason.clone(),
+                    v.sensitivity.clone(),
+                ]
+            })
+            .collect(),
+    );
+    t.status_col = Some(4);
+    t
 }

@@ -1,0 +1,68 @@
+//! The approval report's verdicts on the example run: every claim carries its evidence,
+//! projections are never refuted, GO and NO-GO lines are two lists whose plans are
+//! inputs, and nothing is ticked on the approver's behalf. No stores: the report reads
+//! the committed results.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn verdicts_follow_their_evidence_and_the_approver_decides() {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_archbench"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["report", "reports/example/results.json", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("FINDINGS       measured"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let ev = &json["evaluation"];
+    for c in ev["claims"].as_array().unwrap() {
+        let (evidence, outcome) = (c["evidence"].as_str(), c["outcome"].as_str().unwrap());
+        match evidence {
+            Some("projection") => assert!(
+                ["consistent", "not_reproduced"].contains(&outcome),
+                "a projection is never refuted: {c}"
+            ),
+            Some("measured" | "arithmetic") => {
+                assert!(["confirmed", "refuted"].contains(&outcome), "{c}")
+            }
+            None => assert_eq!(outcome, "not_measurable", "{c}"),
+            Some(other) => panic!("evidence {other}"),
+        }
+    }
+    let (go, no_go) = (
+        ev["go_criteria"].as_array().unwrap(),
+        ev["no_go_criteria"].as_array().unwrap(),
+    );
+    assert_eq!((go.len(), no_go.len()), (5, 5));
+    // A plan is an input, shown at its size; never confirmed or refuted.
+    for line in go.iter().chain(no_go) {
+        if line["statement"].as_str().unwrap().starts_with("Scale") {
+            assert_eq!(line["outcome"], "input", "{line}");
+        }
+    }
+    // Budget: the GO threshold is computed; "less is available" is the approver's fact.
+    assert_eq!(go[0]["outcome"], "confirmed");
+    assert_eq!(no_go[0]["outcome"], "for_the_approver");
+    // Nothing ticked; the suggestion printed beside the block with its flip points.
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(!md.contains("[x]"), "no tick on the approver's behalf");
+    assert!(
+        md.contains("The harness's suggestion, not a tick: Option"),
+        "{md}"
+    );
+    let flips = ev["recommendation"]["flips"].as_array().unwrap();
+    assert!(
+        flips[0].as_str().unwrap().contains("(Option B) from"),
+        "{flips:?}"
+    );
+    assert!(
+        md.contains("for a person to decide"),
+        "the criteria item is not pre-ticked"
+    );
+}
