@@ -23,6 +23,9 @@ fn verdicts_follow_their_evidence_and_the_approver_decides() {
     let ev = &json["evaluation"];
     for c in ev["claims"].as_array().unwrap() {
         let (evidence, outcome) = (c["evidence"].as_str(), c["outcome"].as_str().unwrap());
+        if ["for_the_approver", "input"].contains(&outcome) {
+            continue;
+        }
         match evidence {
             Some("projection") => assert!(
                 ["consistent", "not_reproduced"].contains(&outcome),

@@ -28,7 +28,7 @@ pub fn evaluate(
     let mut claims: Vec<Verdict> = t
         .claims
         .iter()
-        .map(|c| claim(&context, &c.id, &c.quote, c.check, &latency))
+        .map(|c| claim(&context, c, &latency))
         .collect();
     let mut criteria: Vec<Verdict> = t.criteria.iter().map(|c| criterion(&context, c)).collect();
     link_dependents(t, &mut claims, &mut criteria);
@@ -49,8 +49,8 @@ pub fn evaluate(
     }
 }
 
-/// Every projected cost figure of the document — the reduction, ROI, payback and the
-/// scale criteria's payback — follows from one finding: the cost levels the model
+/// Every projected cost figure of the document — the reduction, ROI, payback, Option C's
+/// cost and the scale criteria's payback — follows from one finding: the cost levels the model
 /// projects. Each such verdict names it and is not counted as another.
 fn link_dependents(t: &Targets, claims: &mut [Verdict], criteria: &mut [Verdict]) {
     let Some(finding) = t
@@ -66,6 +66,7 @@ fn link_dependents(t: &Targets, claims: &mut [Verdict], criteria: &mut [Verdict]
         Check::CostReduction,
         Check::Roi,
         Check::Payback,
+        Check::CurrentCost,
         Check::ScaleGo,
         Check::ScaleNogo,
     ];
@@ -182,7 +183,7 @@ mod tests {
         {
             match (v.evidence, v.outcome) {
                 (None, Outcome::NotMeasurable | Outcome::ForTheApprover) => {}
-                (Some(Evidence::Projection), Outcome::Input) => {}
+                (Some(_), Outcome::Input | Outcome::ForTheApprover) => {}
                 (Some(Evidence::Projection), Outcome::Consistent | Outcome::NotReproduced) => {}
                 (
                     Some(Evidence::Measured | Evidence::Arithmetic),
@@ -228,12 +229,26 @@ mod tests {
             .filter(|c| c.statement.contains("Scale"))
             .collect();
         assert!(!scale.is_empty() && scale.iter().all(|c| c.rests_on == finding));
+        assert_eq!(
+            rests_on("option-c-cost"),
+            finding,
+            "Option C's cost is the same figure"
+        );
         let tally = Tally::of(&e.claims);
-        assert_eq!(tally.dependent, 2);
-        assert_eq!(tally.projection, (0, 2), "cost levels and latency");
-        assert_eq!(tally.arithmetic, (0, 2), "payback and investment");
+        assert_eq!(tally.dependent, 3);
+        assert_eq!(
+            tally.projection,
+            (2, 2),
+            "R2 and Option C's bounds; cost levels and latency"
+        );
+        assert_eq!(
+            tally.arithmetic,
+            (0, 4),
+            "payback, investment, scalability, timeline"
+        );
         let counted = tally.measured.0 + tally.measured.1 + tally.arithmetic.0 + tally.arithmetic.1;
-        let counted = counted + tally.projection.0 + tally.projection.1 + tally.not_measurable;
+        let counted = counted + tally.projection.0 + tally.projection.1;
+        let counted = counted + tally.not_measurable + tally.for_the_approver;
         assert_eq!(counted + tally.dependent, e.claims.len());
     }
 

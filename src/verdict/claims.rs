@@ -2,19 +2,14 @@
 
 use super::context::{AFTER, BEFORE, Context, not_measured, pct, users_text, verdict};
 use super::latency::{LatencyEstimate, latency_estimates};
-use super::{Check, Evidence, Outcome, Verdict, flip_point};
+use super::{Check, Evidence, Outcome, Verdict, flip_point, statements};
 use crate::cost::{Assumptions, ComponentGroup, Usd};
 use crate::results::{FootprintResults, GrowthPoint, SystemResults};
 
 /// Judges one claim with the evaluator its check names.
-pub(super) fn claim(
-    context: &Context,
-    id: &str,
-    quote: &str,
-    check: Check,
-    lat: &[LatencyEstimate],
-) -> Verdict {
-    let out = verdict(id, quote);
+pub(super) fn claim(context: &Context, c: &super::Claim, lat: &[LatencyEstimate]) -> Verdict {
+    let (check, reason) = (c.check, c.reason.as_deref());
+    let out = verdict(&c.id, &c.quote);
     match check {
         Check::Copies => copies(context, out),
         Check::EventsReference => events_reference(context, out),
@@ -27,6 +22,19 @@ pub(super) fn claim(
         Check::Roi => roi(context, out),
         Check::Payback => payback(context, out),
         Check::Investment => investment(context, out),
+        Check::ScaleConsistency => statements::scale_consistency(context, out),
+        Check::Timeline => statements::timeline(context, out),
+        Check::StorageChoice => statements::storage_choice(context, out),
+        Check::Projections => statements::projections(context, out),
+        Check::MovingParts => statements::moving_parts(context, out),
+        Check::OptionCBounds => statements::option_c_bounds(context, out),
+        Check::CurrentCost => statements::current_cost(context, out),
+        Check::TimescaleEdition => statements::timescale_edition(context, out),
+        Check::NotMeasurable => {
+            let mut out = not_measured(out, reason.unwrap_or("not measured by a benchmark"));
+            out.value = "—".into();
+            out
+        }
         other => not_measured(out, &format!("{other:?} is a go/no-go check, not a claim")),
     }
 }
@@ -65,9 +73,14 @@ fn copies(context: &Context, mut out: Verdict) -> Verdict {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    out.reason.push_str(REFERENCE_ONLY);
     out.sensitivity = "a count, not an estimate: it changes only with the code paths. Bytes differ from copies: TOAST compresses repeated bodies, so 5 copies cost less than 5× the bytes".into();
     out
 }
+
+/// What a count on the reference systems confirms, and what would confirm it for the
+/// real one.
+const REFERENCE_ONLY: &str = ". This confirms the reference implementations built from the document's description, not the production code: the same scan against production's database and bucket (external stores) would confirm it there";
 
 /// Events hold a reference to the body, not a copy.
 fn events_reference(context: &Context, mut out: Verdict) -> Verdict {
@@ -91,7 +104,7 @@ fn events_reference(context: &Context, mut out: Verdict) -> Verdict {
     );
     out.target = "events reference the object, never copy the body".into();
     out.judge(Evidence::Measured, holds(fa) && !holds(fb));
-    out.reason = "from the same marker scan as copies per item".into();
+    out.reason = format!("from the same marker scan as copies per item{REFERENCE_ONLY}");
     out.sensitivity = "a count, not an estimate".into();
     out
 }
@@ -196,8 +209,7 @@ fn inngest(context: &Context, mut out: Verdict) -> Verdict {
     );
     out.target = "simple projections leave Inngest; only complex workflows stay".into();
     out.judge(Evidence::Measured, eb < ea);
-    out.reason =
-        "counted by the emulator: every run and every step (Inngest's billing unit)".into();
+    out.reason = "counted by the emulator: every run and every step (Inngest's billing unit), of the reference implementations built from the document's description; production's Inngest dashboard (executions per month over writes per month, or report --actuals) would confirm it for the real system".into();
     if let (Some(ca), Some(cb)) = (cost(BEFORE), cost(AFTER)) {
         out.sensitivity = format!(
             "at {} the Inngest bill is {ca} → {cb}/month; it is linear in executions per write",

@@ -11,6 +11,7 @@ mod context;
 mod criteria;
 mod latency;
 mod recommend;
+mod statements;
 
 use std::path::Path;
 
@@ -53,6 +54,16 @@ pub struct DocumentFigures {
     pub copies_before: f64,
     /// Copies after.
     pub copies_after: f64,
+    /// Scalability in the summary's impact line ("10x scalability").
+    pub scale_factor_headline: f64,
+    /// Timeline in the header, weeks.
+    pub timeline_weeks: f64,
+    /// Investment breakdown: development weeks.
+    pub development_weeks: f64,
+    /// Investment breakdown: testing weeks.
+    pub testing_weeks: f64,
+    /// Investment breakdown: deployment days (five to a week).
+    pub deployment_days: f64,
 }
 
 impl DocumentFigures {
@@ -102,6 +113,22 @@ pub enum Check {
     ScaleGo,
     /// NO-GO: fewer than 1K users.
     ScaleNogo,
+    /// The summary's scalability factor against the benefits' user range.
+    ScaleConsistency,
+    /// The header's timeline against the investment breakdown's weeks.
+    Timeline,
+    /// Decision matrix #2: R2 against S3, priced.
+    StorageChoice,
+    /// Decision matrix #4: projections, lag measured.
+    Projections,
+    /// Components on each op's request path.
+    MovingParts,
+    /// Option C: acceptable below 1K users and 1M events.
+    OptionCBounds,
+    /// Option C: the current cost stays.
+    CurrentCost,
+    /// TimescaleDB's edition on the recommended host: a risk line.
+    TimescaleEdition,
     /// Nothing a benchmark measures.
     NotMeasurable,
 }
@@ -116,6 +143,9 @@ pub struct Claim {
     pub quote: String,
     /// Evaluator.
     pub check: Check,
+    /// Why not measurable, for `not_measurable`.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// GO or NO-GO.
@@ -421,6 +451,8 @@ pub struct Tally {
     pub projection: (usize, usize),
     /// Verdicts that follow from a finding counted above.
     pub dependent: usize,
+    /// Plans and the approver's own lines, shown with what the run contributes.
+    pub for_the_approver: usize,
     /// Not measurable here.
     pub not_measurable: usize,
 }
@@ -432,6 +464,10 @@ impl Tally {
         for v in verdicts {
             if v.rests_on.is_some() {
                 t.dependent += 1;
+                continue;
+            }
+            if matches!(v.outcome, Outcome::Input | Outcome::ForTheApprover) {
+                t.for_the_approver += 1;
                 continue;
             }
             let held = v.outcome.held() == Some(true);
@@ -458,13 +494,14 @@ impl std::fmt::Display for Tally {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "measured {} confirmed, {} refuted; arithmetic {} confirmed, {} refuted; projection {} consistent, {} not reproduced; {} not measurable here; {} more follow from a finding and are not counted again",
+            "measured {} confirmed, {} refuted; arithmetic {} confirmed, {} refuted; projection {} consistent, {} not reproduced; {} for the approver; {} not measurable here; {} more follow from a finding and are not counted again",
             self.measured.0,
             self.measured.1,
             self.arithmetic.0,
             self.arithmetic.1,
             self.projection.0,
             self.projection.1,
+            self.for_the_approver,
             self.not_measurable,
             self.dependent
         )
