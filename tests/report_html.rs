@@ -103,6 +103,7 @@ fn every_chart_of_the_report_renders_in_chromium_with_its_data() {
     }
     expected.push("lag".into());
     expected.push("growth".into());
+    expected.push("tornado".into());
 
     // Chromium parses the page and every chart in it.
     let dom = headless(&["--dump-dom", &format!("file://{}", paths.html.display())]);

@@ -144,6 +144,73 @@ pub fn over_time(title: &str, curves: &[Curve], windows: &[Window]) -> Result<St
     Ok(svg)
 }
 
+/// One input of a tornado chart: its name and the payback (months) at its low, base and
+/// high value; `None` never pays back.
+pub struct TornadoRow {
+    /// The input.
+    pub name: String,
+    /// Payback at low, base and high.
+    pub payback: [Option<f64>; 3],
+}
+
+/// Months drawn for "never pays back".
+const NEVER_MONTHS: f64 = 10_000.0;
+
+/// Payback per input as bars from the base (low end in the first colour, high end in
+/// the second), on a log axis of months: the widest bars move the decision most.
+pub fn tornado(title: &str, rows: &[TornadoRow]) -> Result<String, ChartError> {
+    font();
+    let e = err(title);
+    let months = |p: Option<f64>| p.unwrap_or(NEVER_MONTHS).clamp(0.5, NEVER_MONTHS);
+    let n = rows.len() as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (680, 60 + 30 * rows.len() as u32))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(34)
+            .y_label_area_size(230)
+            .build_cartesian_2d((0.5..NEVER_MONTHS * 1.5).log_scale(), 0.0..n)
+            .map_err(|x| e(x.to_string()))?;
+        let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+        chart
+            .configure_mesh()
+            .x_desc("payback (months; right edge = never)")
+            .y_labels(rows.len() * 2 + 1)
+            .y_label_formatter(&|y| {
+                let i = (n - y - 0.5).round();
+                let near_middle = (y.fract() - 0.5).abs() < 0.01;
+                match names.get(i as usize) {
+                    Some(name) if near_middle && i >= 0.0 => name.clone(),
+                    _ => String::new(),
+                }
+            })
+            .disable_y_mesh()
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        for (i, r) in rows.iter().enumerate() {
+            let y = n - i as f64 - 1.0;
+            let base = months(r.payback[1]);
+            for (side, colour) in [(r.payback[0], PALETTE[0]), (r.payback[2], PALETTE[1])] {
+                let end = months(side);
+                let (from, to) = if end < base { (end, base) } else { (base, end) };
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(from, y + 0.2), (to.max(from * 1.02), y + 0.8)],
+                        colour.filled(),
+                    )))
+                    .map_err(|x| e(x.to_string()))?;
+            }
+        }
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
 /// A line chart's frame: caption, margin and room for the axis labels.
 fn frame<'a, 'b>(
     root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,

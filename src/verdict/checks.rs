@@ -6,6 +6,7 @@ use super::context::Context;
 use super::criteria::criterion;
 use super::latency::latency_estimates;
 use super::recommend::{checklist, recommend};
+use super::sensitivity::{decision_sensitivity, flips_within};
 use super::{Check, CriterionKind, Evaluation, Evidence, Targets, Verdict};
 use crate::cost::CostReport;
 use crate::cost::catalogue::PriceSource;
@@ -32,7 +33,10 @@ pub fn evaluate(
         .collect();
     let mut criteria: Vec<Verdict> = t.criteria.iter().map(|c| criterion(&context, c)).collect();
     link_dependents(t, &mut claims, &mut criteria);
-    let recommendation = recommend(&context, &claims);
+    let mut recommendation = recommend(&context, &claims);
+    let failing = claims.iter().any(|c| c.outcome.held() == Some(false));
+    let decision_sensitivity = decision_sensitivity(&context, failing);
+    recommendation.flips_within_ranges = flips_within(&decision_sensitivity);
     let checklist = checklist(&context, &claims, &recommendation);
     let (go_criteria, no_go_criteria) = t
         .criteria
@@ -46,6 +50,7 @@ pub fn evaluate(
         checklist,
         recommendation,
         latency_estimate: latency,
+        decision_sensitivity,
     }
 }
 

@@ -11,6 +11,7 @@ mod context;
 mod criteria;
 mod latency;
 mod recommend;
+mod sensitivity;
 mod statements;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checks::evaluate;
 pub use latency::LatencyEstimate;
+pub use sensitivity::{DecisionSensitivity, Triple};
 
 /// The document's own figures.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -340,6 +342,8 @@ pub struct Recommendation {
     pub notes: Vec<String>,
     /// Where the suggested option would change, in words.
     pub flips: Vec<String>,
+    /// Inputs within their ranges that change the suggestion; empty: it is robust.
+    pub flips_within_ranges: Vec<String>,
 }
 
 /// An approval checklist line with its evidence.
@@ -368,6 +372,8 @@ pub struct Evaluation {
     pub recommendation: Recommendation,
     /// Latency estimate per op, for the report.
     pub latency_estimate: Vec<LatencyEstimate>,
+    /// Each input that moves the decision across its range.
+    pub decision_sensitivity: Vec<DecisionSensitivity>,
 }
 
 /// The first `x` in `lo..=hi` (scanned on `steps` points, log-spaced when `log`, then

@@ -84,6 +84,16 @@ pub(super) fn checklist(
     ]
 }
 
+/// The option a payback suggests: A within 12 months when every claim holds, B within
+/// 24, else C.
+pub(super) fn option_for(payback: Option<f64>, failing: bool) -> char {
+    match payback {
+        Some(p) if p <= 12.0 && !failing => 'A',
+        Some(p) if p <= 24.0 => 'B',
+        _ => 'C',
+    }
+}
+
 /// Option A, B or C, and the technical decisions, from the claims and the projection.
 pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation {
     let outcome = |id: &str| claims.iter().find(|c| c.id == id).map(|c| c.outcome);
@@ -94,33 +104,18 @@ pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation
         .filter(|c| c.outcome.held() == Some(false))
         .map(|c| c.id.as_str())
         .collect();
-    let (option, why) = match payback {
-        Some(p) if p <= 12.0 && refuted.is_empty() => (
-            'A',
-            format!("every measurable claim holds and the change pays back in {p:.1} months"),
+    let option = option_for(payback, !refuted.is_empty());
+    let at = users_text(context.reference_users() as f64);
+    let why = match (option, payback) {
+        ('A', Some(p)) => {
+            format!("every measurable claim holds and the change pays back in {p:.1} months")
+        }
+        ('B', Some(p)) => format!(
+            "V0.3 pays back in {p:.1} months at {at}, but these claims did not hold: {} — take it in steps and re-measure",
+            refuted.join(", ")
         ),
-        Some(p) if p <= 24.0 => (
-            'B',
-            format!(
-                "V0.3 pays back in {p:.1} months at {}, but these claims did not hold: {} — take it in steps and re-measure",
-                users_text(context.reference_users() as f64),
-                refuted.join(", ")
-            ),
-        ),
-        Some(p) => (
-            'C',
-            format!(
-                "payback of {p:.0} months at {} does not justify the change now",
-                users_text(context.reference_users() as f64)
-            ),
-        ),
-        None => (
-            'C',
-            format!(
-                "V0.3 saves nothing at {} on this model",
-                users_text(context.reference_users() as f64)
-            ),
-        ),
+        (_, Some(p)) => format!("payback of {p:.0} months at {at} does not justify the change now"),
+        (_, None) => format!("V0.3 saves nothing at {at} on this model"),
     };
     let mut notes = Vec::new();
     let (a, b) = context.before_after();
@@ -180,6 +175,7 @@ pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation
         vectors: "pgvector",
         notes,
         flips: flips(context),
+        flips_within_ranges: Vec::new(),
     }
 }
 

@@ -12,10 +12,18 @@ pub(super) fn claims(
     let ev = &context.report.evaluation;
     let rec = &ev.recommendation;
     let mut blocks = vec![Block::Para(format!(
-        "The harness's suggestion (the approver decides): Option {} — {}. It would change where {}.",
+        "The harness's suggestion (the approver decides): Option {} — {}. It would change where {}. {}",
         rec.option,
         rec.why,
-        rec.flips.join("; ")
+        rec.flips.join("; "),
+        if rec.flips_within_ranges.is_empty() {
+            "No input within its range (Decision sensitivity) changes it: it is robust.".to_string()
+        } else {
+            format!(
+                "It is not robust — within their ranges (Decision sensitivity): {}.",
+                rec.flips_within_ranges.join("; ")
+            )
+        }
     ))];
     blocks.push(Block::Table(verdict_rows(&ev.claims)));
     blocks.push(Block::Para(format!(

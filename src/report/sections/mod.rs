@@ -13,6 +13,7 @@ mod lag;
 mod latency;
 mod prices;
 mod round_trips;
+mod sensitivity;
 mod storage;
 
 use super::ReportError;
@@ -22,7 +23,7 @@ use super::document::{Section, SectionContext};
 pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
 
 /// Every section, in the order the report shows them.
-pub(super) const ALL: [Builder; 12] = [
+pub(super) const ALL: [Builder; 13] = [
     // First: a faulted run says so before any verdict is read.
     faults::faults,
     claims::claims,
@@ -33,6 +34,7 @@ pub(super) const ALL: [Builder; 12] = [
     cost::cost,
     calibration::calibration,
     decision::decision,
+    sensitivity::sensitivity,
     lag::lag,
     checklist::checklist,
     prices::prices,
