@@ -38,8 +38,11 @@ pub struct Assumptions {
     pub users: Vec<u64>,
     /// Tier at which the document's dollar figures are judged.
     pub reference_users: u64,
-    /// Months of accumulated data the storage bill covers.
+    /// Months the storage bill is averaged over, billed month by month.
     pub months_of_data: f64,
+    /// Content (logical bodies, GB) that exists before the period: each system holds it
+    /// as its measured footprint stores content.
+    pub existing_content_gb: f64,
     /// Days per month for daily behaviour.
     pub days_per_month: f64,
     /// Hours billed per month for always-on compute.
@@ -75,7 +78,12 @@ impl Assumptions {
             (
                 "months_of_data",
                 self.months_of_data.to_string(),
-                "months of data the storage bill covers",
+                "months the storage bill is averaged over, billed month by month",
+            ),
+            (
+                "existing_content_gb",
+                self.existing_content_gb.to_string(),
+                "content held before the period (GB of bodies), stored as each system stores it",
             ),
             (
                 "days_per_month",
@@ -239,6 +247,7 @@ impl CostModel {
         let key_at = |k: &str| src.find(&format!("\n{k}")).map_or(0, |i| i + 1);
         for (k, v, lo, hi) in [
             ("months_of_data", a.months_of_data, 0.0, 600.0),
+            ("existing_content_gb", a.existing_content_gb, 0.0, 1e9),
             ("days_per_month", a.days_per_month, 28.0, 31.0),
             ("hours_per_month", a.hours_per_month, 1.0, 744.0),
             ("db_utilisation", a.db_utilisation, 0.01, 1.0),

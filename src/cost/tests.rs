@@ -16,6 +16,7 @@ fn assumptions() -> Assumptions {
         users: vec![100_000],
         reference_users: 100_000,
         months_of_data: 2.0,
+        existing_content_gb: 0.0,
         days_per_month: 30.0,
         hours_per_month: 730.0,
         db_utilisation: 0.5,
@@ -43,6 +44,7 @@ fn unit() -> UnitUsage {
         postgres_bytes_per_write: Some(20_000.0),
         object_bytes_per_write: Some(10_250.0),
         mean_body_bytes: Some(10_000.0),
+        stored_per_logical_byte: Some((2.0, 1.0)),
     }
 }
 
@@ -95,15 +97,16 @@ fn hand_computed_bill_on_s3_and_r2() {
     assert!((cost(&s3, "Object writes (PUT)") - 5.0).abs() < 1e-9);
     // 15M × 10 KB = 150 GB out, first 100 GB free, $0.09/GB.
     assert!((cost(&s3, "Object egress") - 4.5).abs() < 1e-9);
-    // 1M writes × 10,250 B × 2 months = 20.5 GB × $0.023.
-    assert!((cost(&s3, "Object storage") - 0.4715).abs() < 1e-9);
+    // Billed month by month over 2 months: on average 1.5 months of writes,
+    // 1M × 10,250 B × 1.5 = 15.375 GB × $0.023.
+    assert!((cost(&s3, "Object storage") - 0.353_625).abs() < 1e-9);
     // 10M executions: Pro includes 1M, 9M × $50/M; base fee $75.
     assert!((cost(&s3, "Inngest executions") - 450.0).abs() < 1e-9);
     assert!((cost(&s3, "Inngest plan") - 75.0).abs() < 1e-9);
     // 16M ops × 1 ms = 16,000 s → 0.037 vCPU at peak: the 1-vCPU floor, 730 CU-h × $0.222.
     assert!((cost(&s3, "PostgreSQL compute") - 162.06).abs() < 1e-9);
-    // 1M × 20 KB × 2 months = 40 GB × $0.35.
-    assert!((cost(&s3, "PostgreSQL storage") - 14.0).abs() < 1e-9);
+    // 1M × 20 KB × 1.5 months = 30 GB × $0.35.
+    assert!((cost(&s3, "PostgreSQL storage") - 10.5).abs() < 1e-9);
     assert!(s3.fully_priced);
     let sum: f64 = s3.lines.iter().map(|l| l.cost.unwrap().0).sum();
     assert!((s3.total.0 - sum).abs() < 1e-9);
@@ -113,8 +116,19 @@ fn hand_computed_bill_on_s3_and_r2() {
     assert_eq!(cost(&r2, "Object writes (Class A)"), 0.0);
     // 15M Class B − 10M free = 5M × $0.36.
     assert!((cost(&r2, "Object reads (Class B)") - 1.8).abs() < 1e-9);
-    // 20.5 GB − 10 free = 10.5, rounded up to 11 GB-month × $0.015.
-    assert!((cost(&r2, "Object storage") - 0.165).abs() < 1e-9);
+    // 15.375 GB − 10 free = 5.375, rounded up to 6 GB-month × $0.015.
+    assert!((cost(&r2, "Object storage") - 0.09).abs() < 1e-9);
+    // 10 GB of content existing before the period, stored as the system stores it (2
+    // bytes in PostgreSQL and 1 in objects per byte of body): 30 + 20 GB × $0.35, and
+    // 15.375 + 10 GB × $0.023.
+    let a = Assumptions {
+        existing_content_gb: 10.0,
+        ..assumptions()
+    };
+    let u = monthly_usage(&unit(), &behaviour(), &a, 100_000);
+    let s3 = project(&deployment(ObjectHost::S3), &u, &a, &c).unwrap();
+    assert!((cost(&s3, "PostgreSQL storage") - 17.5).abs() < 1e-9);
+    assert!((cost(&s3, "Object storage") - 25.375 * 0.023).abs() < 1e-9);
     assert_eq!(cost(&r2, "Object egress"), 0.0);
 }
 

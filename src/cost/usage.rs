@@ -93,6 +93,10 @@ pub struct UnitUsage {
     pub object_bytes_per_write: Option<f64>,
     /// Mean current body, bytes.
     pub mean_body_bytes: Option<f64>,
+    /// PostgreSQL and object bytes the system holds per logical body byte (measured
+    /// footprint): how the content that exists today is stored.
+    #[serde(default)]
+    pub stored_per_logical_byte: Option<(f64, f64)>,
 }
 
 const READS: [OpKind; 5] = [
@@ -158,6 +162,15 @@ impl UnitUsage {
                 .footprint
                 .as_ref()
                 .and_then(|f| per(f.logical_body_bytes as f64, seeded_entities)),
+            stored_per_logical_byte: s.footprint.as_ref().and_then(|f| {
+                let logical = f.logical_body_bytes as f64;
+                (logical > 0.0).then(|| {
+                    (
+                        f.stored_bytes.postgres as f64 / logical,
+                        f.stored_bytes.object_store as f64 / logical,
+                    )
+                })
+            }),
         }
     }
 }
@@ -213,7 +226,15 @@ pub fn monthly_usage(
     let writes = n * b.writes_per_user_per_month();
     let ops = per_kind.values().sum::<f64>();
     let db_seconds = u.db_seconds_per_op.map(|s| s * ops);
-    let held = |per_write: Option<f64>| per_write.map(|x| x * writes * a.months_of_data);
+    // Billed month by month over the period: what exists today, stored as this system
+    // stores it, plus the writes accumulated by each month — on average (N + 1) / 2
+    // months of them, not the last month's level every month.
+    let existing = a.existing_content_gb * 1e9;
+    let accumulated = writes * (a.months_of_data + 1.0) / 2.0;
+    let stored = u.stored_per_logical_byte;
+    let held = |per_write: Option<f64>, per_logical: Option<f64>| {
+        per_write.map(|x| x * accumulated + existing * per_logical.unwrap_or(0.0))
+    };
     MonthlyUsage {
         users,
         ops,
@@ -227,7 +248,7 @@ pub fn monthly_usage(
         db_seconds,
         db_vcpu_needed: db_seconds
             .map(|s| s / (a.days_per_month * 86_400.0) * a.peak_to_average / a.db_utilisation),
-        postgres_bytes: held(u.postgres_bytes_per_write),
-        object_bytes: held(u.object_bytes_per_write),
+        postgres_bytes: held(u.postgres_bytes_per_write, stored.map(|s| s.0)),
+        object_bytes: held(u.object_bytes_per_write, stored.map(|s| s.1)),
     }
 }
