@@ -30,6 +30,7 @@ pub(super) fn claim(context: &Context, c: &super::Claim, lat: &[LatencyEstimate]
         Check::OptionCBounds => statements::option_c_bounds(context, out),
         Check::CurrentCost => statements::current_cost(context, out),
         Check::TimescaleEdition => statements::timescale_edition(context, out),
+        Check::BytesPerWrite => statements::bytes_per_write(context, out),
         Check::NotMeasurable => {
             let mut out = not_measured(out, reason.unwrap_or("not measured by a benchmark"));
             out.value = "—".into();

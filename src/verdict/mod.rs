@@ -131,6 +131,8 @@ pub enum Check {
     CurrentCost,
     /// TimescaleDB's edition on the recommended host: a risk line.
     TimescaleEdition,
+    /// Bytes stored per write against the body size times the copies.
+    BytesPerWrite,
     /// Nothing a benchmark measures.
     NotMeasurable,
 }

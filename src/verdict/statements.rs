@@ -191,3 +191,37 @@ pub(super) fn timescale_edition(context: &Context, mut out: Verdict) -> Verdict 
     out.reason = "a risk line: managed PostgreSQL services may offer only the Apache edition, which has no compression (as here); compression is measured only on the community edition — Docker mode's TimescaleDB image, or Tiger Cloud through external stores".into();
     out
 }
+
+/// "Content stored 5 times", in bytes: what each write adds to the stores against the
+/// body it carries (TOAST compresses repeated bodies, so copies and bytes differ).
+pub(super) fn bytes_per_write(context: &Context, mut out: Verdict) -> Verdict {
+    let d = &context.targets.document;
+    let ratio = |system: &str| {
+        let u = context.cost.unit_usage.get(system)?;
+        let added = u.postgres_bytes_per_write? + u.object_bytes_per_write?;
+        Some((added, u.mean_body_bytes?))
+    };
+    let (Some((aa, ba)), Some((ab, bb))) = (ratio(BEFORE), ratio(AFTER)) else {
+        return not_measured(out, "no storage growth or body sizes in the results");
+    };
+    let kb = |b: f64| b / 1e3;
+    out.value = format!(
+        "bytes added per write / mean body: V0.2 {:.1} KB / {:.1} KB = {:.1}×, V0.3 {:.1} KB / {:.1} KB = {:.1}×",
+        kb(aa),
+        kb(ba),
+        aa / ba,
+        kb(ab),
+        kb(bb),
+        ab / bb
+    );
+    out.target = format!("{}× the body → {}×", d.copies_before, d.copies_after);
+    out.judge(
+        Evidence::Measured,
+        aa / ba >= 0.8 * d.copies_before && ab / bb < aa / ba,
+    );
+    out.reason = format!(
+        "confirmed when V0.2 adds at least 80% of {}× the body per write and V0.3 less; stored sizes before and after the measured phases (PostgreSQL relations with TOAST and indexes, objects) over the writes — indexes and event rows add to the body, TOAST compression takes from it",
+        d.copies_before
+    );
+    out
+}
