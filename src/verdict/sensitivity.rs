@@ -72,8 +72,53 @@ enum Change {
 
 const INNGEST_OVERAGE: &str = "inngest.pro.overage";
 
+/// One input: its name, the printed low/base/high, where the range comes from, and the
+/// change to the model at each end.
+struct Range {
+    input: &'static str,
+    labels: [String; 3],
+    source: &'static str,
+    changes: [Change; 3],
+}
+
+/// An assumption of the cost model from `values[0]` to `values[2]`.
+fn assumption(
+    input: &'static str,
+    source: &'static str,
+    values: [f64; 3],
+    set: fn(&mut Assumptions, f64),
+) -> Range {
+    Range {
+        input,
+        labels: values.map(|v| format!("{v}")),
+        source,
+        changes: values.map(|v| Change::Model(Box::new(move |a: &mut Assumptions, _| set(a, v)))),
+    }
+}
+
+/// A measured per-unit figure of both systems scaled by `factors`.
+fn scaled(
+    input: &'static str,
+    source: &'static str,
+    factors: [f64; 3],
+    field: fn(&mut UnitUsage) -> &mut Option<f64>,
+) -> Range {
+    Range {
+        input,
+        labels: factors.map(|f| format!("×{f:.1}")),
+        source,
+        changes: factors.map(|f| {
+            Change::Model(Box::new(move |_, u: &mut UnitUsage| {
+                if let Some(x) = field(u).as_mut() {
+                    *x *= f;
+                }
+            }))
+        }),
+    }
+}
+
 /// Every input that moves the decision, with its range.
-pub(super) fn decision_sensitivity(context: &Context, failing: bool) -> Vec<DecisionSensitivity> {
+fn ranges(context: &Context) -> Vec<Range> {
     let a = &context.cost.model.assumptions;
     let price = context
         .prices
@@ -82,151 +127,90 @@ pub(super) fn decision_sensitivity(context: &Context, failing: bool) -> Vec<Deci
         .and_then(|p| p.usd)
         .map_or(50.0, |u| u.0);
     let executions_high = implied_executions_factor(context).unwrap_or(10.0);
-    let scale = |f: f64| -> Change {
-        Change::Model(Box::new(move |_, u: &mut UnitUsage| {
-            if let Some(e) = u.executions_per_write.as_mut() {
-                *e *= f;
-            }
-        }))
-    };
-    let db = |f: f64| -> Change {
-        Change::Model(Box::new(move |_, u: &mut UnitUsage| {
-            if let Some(s) = u.db_seconds_per_op.as_mut() {
-                *s *= f;
-            }
-        }))
-    };
-    let assume = |set: fn(&mut Assumptions, f64), v: f64| -> Change {
-        Change::Model(Box::new(move |a: &mut Assumptions, _| set(a, v)))
-    };
-    let rows: Vec<(&str, [String; 3], &str, [Change; 3])> = vec![
-        (
-            "Inngest overage, $ per million executions",
-            [price / 2.0, price, price * 2.0].map(|p| format!("${p:.0}")),
-            "the catalogue's price (a secondary source), halved and doubled",
-            [
-                Change::InngestPrice(price / 2.0),
-                Change::InngestPrice(price),
-                Change::InngestPrice(price * 2.0),
-            ],
-        ),
-        (
+    let users = [1_000, a.reference_users, 100_000];
+    vec![
+        Range {
+            input: "Inngest overage, $ per million executions",
+            labels: [price / 2.0, price, price * 2.0].map(|p| format!("${p:.0}")),
+            source: "the catalogue's price (a secondary source), halved and doubled",
+            changes: [price / 2.0, price, price * 2.0].map(Change::InngestPrice),
+        },
+        scaled(
             "Inngest executions per write (both systems)",
-            [
-                "×0.5".into(),
-                "×1 (measured)".into(),
-                format!("×{executions_high:.0}"),
-            ],
             "half the measured; high: the factor at which the model of V0.2 bills the document's current cost",
-            [scale(0.5), scale(1.0), scale(executions_high)],
+            [0.5, 1.0, executions_high],
+            |u| &mut u.executions_per_write,
         ),
-        (
+        assumption(
             "PostgreSQL compute floor, vCPU",
-            [
-                "0 (scale to zero)".into(),
-                format!("{}", a.min_db_vcpu),
-                "2".into(),
-            ],
-            "Neon's scale-to-zero, the model's always-on floor, a 2-vCPU floor",
-            [
-                assume(|a, v| a.min_db_vcpu = v, 0.0),
-                assume(|a, v| a.min_db_vcpu = v, a.min_db_vcpu),
-                assume(|a, v| a.min_db_vcpu = v, 2.0),
-            ],
+            "0 is Neon's scale-to-zero; the model's always-on floor; a 2-vCPU floor",
+            [0.0, a.min_db_vcpu, 2.0],
+            |a, v| a.min_db_vcpu = v,
         ),
-        (
-            "Reference users",
-            [1_000, a.reference_users, 100_000].map(|u| users_text(u as f64)),
-            "the document's NO-GO size, its reference tier, ten times it",
-            [
-                Change::Users(1_000),
-                Change::Users(a.reference_users),
-                Change::Users(100_000),
-            ],
-        ),
-        (
+        Range {
+            input: "Reference users",
+            labels: users.map(|u| users_text(u as f64)),
+            source: "the document's NO-GO size, its reference tier, ten times it",
+            changes: users.map(Change::Users),
+        },
+        assumption(
             "Months of data held",
-            ["3".into(), format!("{}", a.months_of_data), "36".into()],
             "a young product, the model's year, three years",
-            [
-                assume(|a, v| a.months_of_data = v, 3.0),
-                assume(|a, v| a.months_of_data = v, a.months_of_data),
-                assume(|a, v| a.months_of_data = v, 36.0),
-            ],
+            [3.0, a.months_of_data, 36.0],
+            |a, v| a.months_of_data = v,
         ),
-        (
+        scaled(
             "Database time per op",
-            ["×0.5".into(), "×1 (measured)".into(), "×4".into()],
             "loopback on a 2-core machine against production hardware and data sizes",
-            [db(0.5), db(1.0), db(4.0)],
+            [0.5, 1.0, 4.0],
+            |u| &mut u.db_seconds_per_op,
         ),
-        (
+        assumption(
             "Peak-to-average load",
-            ["1.5".into(), format!("{}", a.peak_to_average), "6".into()],
             "a flat day to a spiky one",
-            [
-                assume(|a, v| a.peak_to_average = v, 1.5),
-                assume(|a, v| a.peak_to_average = v, a.peak_to_average),
-                assume(|a, v| a.peak_to_average = v, 6.0),
-            ],
+            [1.5, a.peak_to_average, 6.0],
+            |a, v| a.peak_to_average = v,
         ),
-        (
+        assumption(
             "Egress share of object reads",
-            ["0".into(), format!("{}", a.egress_share), "1".into()],
             "all reads inside the provider, the model's share, all leaving it",
-            [
-                assume(|a, v| a.egress_share = v, 0.0),
-                assume(|a, v| a.egress_share = v, a.egress_share),
-                assume(|a, v| a.egress_share = v, 1.0),
-            ],
+            [0.0, a.egress_share, 1.0],
+            |a, v| a.egress_share = v,
         ),
-        (
+        assumption(
             "TimescaleDB compression (stored / raw)",
-            ["0.1".into(), format!("{}", a.tiger_compression), "1".into()],
             "the 90% TimescaleDB advertises, none (as measured on the Apache edition)",
-            [
-                assume(|a, v| a.tiger_compression = v, 0.1),
-                assume(|a, v| a.tiger_compression = v, a.tiger_compression),
-                assume(|a, v| a.tiger_compression = v, 1.0),
-            ],
+            [0.1, a.tiger_compression, 1.0],
+            |a, v| a.tiger_compression = v,
         ),
-        (
-            "Object-store and database RTT, ms",
-            [
-                "1 / 5".into(),
-                format!("{} / {}", a.rtt_postgres_ms, a.rtt_object_ms),
-                "5 / 80".into(),
-            ],
+        assumption(
+            "Object-store RTT, ms",
             "same region to cross-region; moves the latency estimate, not the bill",
-            [
-                assume(
-                    |a, v| {
-                        a.rtt_postgres_ms = v;
-                        a.rtt_object_ms = 5.0
-                    },
-                    1.0,
-                ),
-                assume(|_, _| {}, 0.0),
-                assume(
-                    |a, v| {
-                        a.rtt_postgres_ms = v;
-                        a.rtt_object_ms = 80.0
-                    },
-                    5.0,
-                ),
-            ],
+            [5.0, a.rtt_object_ms, 80.0],
+            |a, v| a.rtt_object_ms = v,
         ),
-    ];
-    rows.into_iter()
-        .map(|(input, [low, base, high], source, [l, b, h])| {
-            let payback = |c: &Change| payback_with(context, c);
-            let (pl, pb, ph) = (payback(&l), payback(&b), payback(&h));
+        assumption(
+            "Database RTT, ms",
+            "same zone to another zone; moves the latency estimate, not the bill",
+            [0.5, a.rtt_postgres_ms, 5.0],
+            |a, v| a.rtt_postgres_ms = v,
+        ),
+    ]
+}
+
+/// Each input's range with the payback and suggested option at each end.
+pub(super) fn decision_sensitivity(context: &Context, failing: bool) -> Vec<DecisionSensitivity> {
+    ranges(context)
+        .into_iter()
+        .map(|r| {
+            let [pl, pb, ph] = r.changes.each_ref().map(|c| payback_with(context, c));
+            let [low, base, high] = r.labels;
             DecisionSensitivity {
-                input: input.into(),
+                input: r.input.into(),
                 low,
                 base,
                 high,
-                source: source.into(),
+                source: r.source.into(),
                 payback_months: Triple {
                     low: pl,
                     base: pb,
