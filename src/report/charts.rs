@@ -168,10 +168,8 @@ pub fn tornado(title: &str, rows: &[TornadoRow]) -> Result<String, ChartError> {
         let root = SVGBackend::with_string(&mut svg, (680, 60 + 30 * rows.len() as u32))
             .into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(34)
+        // The inputs' names need a wide label area.
+        let mut chart = frame(&root, title)
             .y_label_area_size(230)
             .build_cartesian_2d((0.5..NEVER_MONTHS * 1.5).log_scale(), 0.0..n)
             .map_err(|x| e(x.to_string()))?;

@@ -19,12 +19,7 @@ pub(super) type FaultPlans = BTreeMap<String, Vec<(Fault, Arc<dyn Breakable>)>>;
 /// Checks `--fault-at` faults as the scenario's own were checked: inside the measured
 /// phases with time left to recover.
 pub(super) fn check_fault_at(scenario: &Scenario, fault_at: &[Fault]) -> Result<(), OptionError> {
-    let measured: std::time::Duration = scenario
-        .phases
-        .iter()
-        .filter(|p| p.record)
-        .map(|p| p.duration)
-        .sum();
+    let measured = crate::scenario::measured_duration(&scenario.phases);
     match fault_at.iter().find(|f| f.at + f.down_for >= measured) {
         Some(f) => Err(OptionError(format!(
             "--fault-at {}: it ends at or after the measured phases ({}); leave time to see the recovery",

@@ -2,12 +2,10 @@
 //! knows, fall inside the measured phases with time left to recover, and do not
 //! overlap on one target; the error budget is a share in [0, 1].
 
-use std::time::Duration;
-
 use toml::Spanned;
 
 use super::Problem;
-use super::model::{Phase, Slo};
+use super::model::{Phase, Slo, measured_duration};
 use super::raw::{RawFault, RawSlo};
 use super::validate::problem;
 use crate::rig::faults::{Fault, FaultAction, FaultTarget};
@@ -17,7 +15,7 @@ pub(super) fn validate_faults(
     raw: &[Spanned<RawFault>],
     phases: &[Phase],
 ) -> Result<Vec<Fault>, Problem> {
-    let measured: Duration = phases.iter().filter(|p| p.record).map(|p| p.duration).sum();
+    let measured = measured_duration(phases);
     let mut faults: Vec<Fault> = Vec::new();
     for (i, f) in raw.iter().enumerate() {
         let f = f.get_ref();

@@ -238,6 +238,12 @@ impl Default for RunSettings {
     }
 }
 
+/// How long the recorded (measured) phases of `phases` last together: the span faults
+/// must fall inside.
+pub fn measured_duration(phases: &[Phase]) -> Duration {
+    phases.iter().filter(|p| p.record).map(|p| p.duration).sum()
+}
+
 impl Scenario {
     /// Entities in the seed.
     pub fn seeded_entities(&self) -> u64 {

@@ -311,13 +311,7 @@ fn current_cost_needs(context: &Context, current: Usd) -> String {
         .unit_usage
         .get(BEFORE)
         .and_then(|u| u.executions_per_write);
-    let needed = crate::cost::calibration::executions_per_write_reaching(
-        context.cost,
-        users,
-        current,
-        context.prices,
-        &|p| p.total,
-    );
+    let needed = context.executions_for_current_cost();
     match (needed, measured) {
         (Ok(n), Some(m)) => format!(
             "; the model of the reference V0.2 bills {current} at {} only with {n:.0} Inngest executions per write (the run measured {m:.1}), other inputs as modelled — only the invoice can settle it (report --actuals)",

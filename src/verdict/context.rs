@@ -82,6 +82,18 @@ impl Context<'_> {
         Some(returns(Usd(self.targets.document.investment_usd), a, b))
     }
 
+    /// The Inngest executions per write at which the model of V0.2 bills the document's
+    /// current cost at the reference tier, other inputs as modelled.
+    pub(super) fn executions_for_current_cost(&self) -> Result<f64, String> {
+        crate::cost::calibration::executions_per_write_reaching(
+            self.cost,
+            self.reference_users(),
+            Usd(self.targets.document.current_monthly_usd),
+            self.prices,
+            &|p| p.total,
+        )
+    }
+
     /// Whether both primary deployments have a price on every line.
     pub(super) fn fully_priced(&self) -> bool {
         [BEFORE, AFTER].iter().all(|s| {

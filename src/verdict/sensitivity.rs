@@ -257,14 +257,7 @@ fn payback_with(context: &Context, change: &Change) -> Option<f64> {
 /// current cost at the reference tier.
 fn implied_executions_factor(context: &Context) -> Option<f64> {
     let measured = context.cost.unit_usage.get(BEFORE)?.executions_per_write?;
-    let needed = crate::cost::calibration::executions_per_write_reaching(
-        context.cost,
-        context.reference_users(),
-        Usd(context.targets.document.current_monthly_usd),
-        context.prices,
-        &|p| p.total,
-    )
-    .ok()?;
+    let needed = context.executions_for_current_cost().ok()?;
     Some(needed / measured)
 }
 
