@@ -171,7 +171,15 @@ impl StoreProvisioner for LocalProvisioner {
         let pg = postgres::start(&bins, stores.instance.dir(), opts, &mut ports).await?;
         let pg_endpoint = pg.endpoint.clone();
         stores.postgres = Some(pg.server);
-        let sw = seaweed::start(&bins, stores.instance.dir(), opts, &mut ports).await?;
+        // SeaweedFS binds ten ports archbench found free; another process can take one
+        // in between, so a start that lost one is tried again on fresh ports.
+        let mut attempt = 1;
+        let sw = loop {
+            match seaweed::start(&bins, stores.instance.dir(), opts, &mut ports).await {
+                Err(e) if attempt < 3 && seaweed::lost_a_port(&e) => attempt += 1,
+                started => break started?,
+            }
+        };
         let s3_endpoint = sw.endpoint.clone();
         stores.seaweed = Some(sw.server);
         let endpoints = Endpoints {

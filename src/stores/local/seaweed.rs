@@ -37,6 +37,15 @@ pub(crate) fn port_flags(s3_port: u16, others: &[u16; 9]) -> Vec<String> {
     flags
 }
 
+/// How a start that lost one of its ports says so.
+const PORT_TAKEN: &str = "; a port it was given is taken";
+
+/// Whether `e` is a start that lost a port archbench had found free to another process
+/// before SeaweedFS bound it (parallel runs): worth starting again on fresh ports.
+pub(super) fn lost_a_port(e: &StoreError) -> bool {
+    matches!(e, StoreError::ProcessStart { reason, .. } if reason.ends_with(PORT_TAKEN))
+}
+
 pub async fn start(
     bins: &LocalBinaries,
     run_dir: &Path,
@@ -84,7 +93,7 @@ pub async fn start(
             return Err(StoreError::ProcessStart {
                 store: "SeaweedFS".into(),
                 reason: if tail.contains("is not available") {
-                    format!("{exit}; a port it was given is taken")
+                    format!("{exit}{PORT_TAKEN}")
                 } else {
                     exit
                 },
@@ -157,6 +166,18 @@ fn spawner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_that_lost_a_port_is_told_apart_from_other_failures() {
+        let failed = |reason: String| StoreError::ProcessStart {
+            store: "SeaweedFS".into(),
+            reason,
+            log: "weed.log".into(),
+            log_tail: String::new(),
+        };
+        assert!(lost_a_port(&failed(format!("exited with 1{PORT_TAKEN}"))));
+        assert!(!lost_a_port(&failed("exited with 1".into())));
+    }
 
     #[test]
     fn every_port_is_set_and_extra_services_are_off() {
