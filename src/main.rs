@@ -56,6 +56,21 @@ enum Command {
         /// first measured phase of each system.
         #[arg(long = "fault-at", value_parser = Fault::parse)]
         fault_at: Vec<Fault>,
+        /// Network profile between the systems and the stores (deployments/networks.toml):
+        /// loopback, same-region, cross-cloud. Played by a userspace delay proxy.
+        #[arg(long)]
+        network: Option<String>,
+        /// Network profiles file.
+        #[arg(long, default_value = archbench::rig::network::NETWORKS_FILE)]
+        networks: PathBuf,
+        /// Instance profile PostgreSQL runs under (deployments/instances.toml): 0.25cu,
+        /// 1cu, 2cu, 4cu. A cgroup with the size's CPU quota and memory limit (page
+        /// cache included) around the local server, and the size's settings.
+        #[arg(long)]
+        instance: Option<String>,
+        /// Instance profiles file.
+        #[arg(long, default_value = archbench::rig::instance::INSTANCES_FILE)]
+        instances: PathBuf,
         /// Do not write the approval report after the run.
         #[arg(long)]
         no_report: bool,
@@ -94,6 +109,10 @@ enum Command {
         /// Write JUnit XML here.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write a pull-request comment here (Markdown: the verdict in one line, the
+        /// regressions, the detectable regressions, details folded).
+        #[arg(long)]
+        comment: Option<PathBuf>,
         /// Print JSON instead of Markdown.
         #[arg(long)]
         json: bool,
@@ -120,6 +139,40 @@ enum Command {
 
 #[derive(Subcommand)]
 enum GateCommand {
+    /// Change points over a series of results files (e.g. nightly runs of main), per
+    /// system, op and percentile: E-Divisive with a permutation test.
+    History {
+        /// results.json files of one scenario (10 or more), in any order: they are
+        /// sorted by start time.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Percentiles to follow.
+        #[arg(long, value_delimiter = ',', default_value = "p50,p95,p99")]
+        percentiles: Vec<String>,
+        /// Significance level of the permutation test (0.01: at 0.05 a 30-run history
+        /// of noise shows a false change point in about one series of five).
+        #[arg(long, default_value_t = 0.01)]
+        alpha: f64,
+        /// Print JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the gate's error rates: false alarms over every ordered pair of A/A
+    /// runs, detection of delays injected with `run --fault` against each A/A run.
+    Rates {
+        /// results.json of fresh runs of the same build (2 or more; 5 give 20 pairs).
+        #[arg(long, num_args = 1.., required = true)]
+        aa: Vec<PathBuf>,
+        /// results.json of runs with `--fault SYSTEM.OP=+N%`.
+        #[arg(long, num_args = 1..)]
+        faulted: Vec<PathBuf>,
+        /// Significance level (default: the scenario's [gate]).
+        #[arg(long)]
+        alpha: Option<f64>,
+        /// Print JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+    },
     /// Propose a [gate] section from two results files of the same build (an A/A pair).
     Propose {
         /// First results.json.
@@ -269,6 +322,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             repeat,
             faults,
             fault_at,
+            network,
+            networks,
+            instance,
+            instances,
             no_report,
             dry_run,
             limits,
@@ -283,6 +340,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 limits.limits(),
             );
             options.fault_at = fault_at;
+            // The flags win over the scenario's `[network]` and `[instance]`.
+            let named = archbench::scenario::load(&options.scenario)?;
+            let network = network.or(named.network);
+            let instance = instance.or(named.instance);
+            options.network = cli::network_profile(network.as_deref(), &networks)?;
+            options.instance = cli::instance_profile(instance.as_deref(), &instances)?;
             let after = cli::run::AfterRun {
                 dry_run,
                 no_report,
@@ -324,11 +387,38 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .map(drop)
         }
         Command::Gate {
+            command:
+                Some(GateCommand::History {
+                    results,
+                    percentiles,
+                    alpha,
+                    json,
+                }),
+            ..
+        } => cli::gate::history(&results, &percentiles, alpha, json, out).map(drop),
+        Command::Gate {
+            command:
+                Some(GateCommand::Rates {
+                    aa,
+                    faulted,
+                    alpha,
+                    json,
+                }),
+            ..
+        } => {
+            let overrides = GateOverrides {
+                alpha,
+                ..Default::default()
+            };
+            cli::gate::rates(&aa, &faulted, &overrides, json, out).map(drop)
+        }
+        Command::Gate {
             command: None,
             baseline,
             current,
             markdown,
             junit,
+            comment,
             json,
             percentiles,
             threshold,
@@ -342,6 +432,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let outputs = cli::gate::GateOutputs {
                 markdown,
                 junit,
+                comment,
                 json,
             };
             cli::gate::gate(

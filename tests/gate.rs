@@ -59,6 +59,8 @@ async fn run_to(dir: &Path, name: &str, faults: Vec<FaultSpec>) -> PathBuf {
             faults,
             limits: Default::default(),
             fault_at: Vec::new(),
+            network: None,
+            instance: None,
         },
         &mut Vec::new(),
     )

@@ -49,6 +49,8 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         faults: Vec::new(),
         limits: Default::default(),
         fault_at: Vec::new(),
+        network: None,
+        instance: None,
     };
     let mut log = Vec::new();
     let summary = run(opts, &mut log).await.unwrap();
@@ -160,6 +162,8 @@ async fn a_synthetic_run_needs_no_stores_and_repeats_alternate() {
         faults: Vec::new(),
         limits: Default::default(),
         fault_at: Vec::new(),
+        network: None,
+        instance: None,
     };
     let summary = run(opts, &mut Vec::new()).await.unwrap();
     assert_valid(&summary.results_path);
@@ -269,6 +273,8 @@ async fn a_sweep_runs_each_seed_size_into_its_own_directory() {
         faults: Vec::new(),
         limits: Default::default(),
         fault_at: Vec::new(),
+        network: None,
+        instance: None,
     };
     run(opts, &mut Vec::new()).await.unwrap();
     let index: serde_json::Value =

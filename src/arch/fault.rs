@@ -52,6 +52,20 @@ impl FaultSpec {
         })
     }
 
+    /// As the results file records it.
+    pub fn injected(&self) -> crate::results::InjectedDelay {
+        let (percent, fixed_ms) = match self.delay {
+            Delay::Fraction(f) => (Some(f * 100.0), None),
+            Delay::Fixed(d) => (None, Some(d.as_secs_f64() * 1e3)),
+        };
+        crate::results::InjectedDelay {
+            system: self.system.clone(),
+            op: self.op.name().into(),
+            percent,
+            fixed_ms,
+        }
+    }
+
     /// How it reads in notes.
     pub fn describe(&self) -> String {
         match self.delay {

@@ -14,6 +14,7 @@ use super::inngest::{
     RetryPolicy, StepHandler,
 };
 use super::{ArchError, Footprint, Locations, OpKind, OpResult, RoundTrips, Store};
+use crate::rig::network::{Hop, Network};
 use crate::stores::{Endpoints, s3};
 
 /// Settings shared by both reference systems.
@@ -25,6 +26,9 @@ pub struct SystemConfig {
     pub inngest_workers: usize,
     /// Emulator retry policy.
     pub retry: RetryPolicy,
+    /// The network in play: the app and the workflow service reach each other
+    /// through its `workflow` hop (both ways). `None`: loopback.
+    pub network: Option<Arc<Network>>,
 }
 
 impl Default for SystemConfig {
@@ -33,6 +37,7 @@ impl Default for SystemConfig {
             max_connections: 16,
             inngest_workers: 8,
             retry: RetryPolicy::default(),
+            network: None,
         }
     }
 }
@@ -89,15 +94,24 @@ impl Runtime {
         let app = AppEndpoint::serve(Arc::new(handler(clients.clone())))
             .await
             .map_err(|e| ArchError::Setup(format!("app endpoint: {e}")))?;
+        // The workflow service is a network hop away from the app, both ways.
+        let over_network = |url: &str| -> OpResult<String> {
+            match &cfg.network {
+                Some(n) => n
+                    .proxied_url(Hop::Workflow, url)
+                    .map_err(|e| ArchError::Setup(format!("workflow delay proxy: {e}"))),
+                None => Ok(url.to_string()),
+            }
+        };
         let emulator = Emulator::start(
             functions,
-            app.url().to_string(),
+            over_network(app.url())?,
             cfg.inngest_workers,
             cfg.retry,
         )
         .await
         .map_err(|e| ArchError::Setup(format!("inngest emulator: {e}")))?;
-        let ingest = IngestClient::new(emulator.ingest_url());
+        let ingest = IngestClient::new(over_network(emulator.ingest_url())?);
         Ok(Self {
             clients,
             emulator,

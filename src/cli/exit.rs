@@ -38,6 +38,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<StoreError>() {
         return Some(e.exit_code());
     }
+    if let Some(e) = cause.downcast_ref::<crate::rig::cgroup::CgroupError>() {
+        return Some(e.exit_code());
+    }
     if cause.is::<crate::shutdown::Interrupted>() {
         return Some(130);
     }

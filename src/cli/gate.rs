@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::UsageError;
-use crate::gate::{GateOverrides, GateReport, compare, compare_files, junit, markdown, propose};
+use crate::gate::{
+    GateOverrides, GateReport, compare, compare_files, history, junit, markdown, proposal_markdown,
+    propose, pull_request_comment, rates,
+};
 use crate::results::Results;
 use crate::run::RunOptions;
 
@@ -20,6 +23,8 @@ pub struct GateOutputs {
     pub markdown: Option<PathBuf>,
     /// JUnit XML file.
     pub junit: Option<PathBuf>,
+    /// Pull-request comment file (Markdown), replaced.
+    pub comment: Option<PathBuf>,
     /// Print JSON instead of Markdown on stdout.
     pub json: bool,
 }
@@ -100,10 +105,61 @@ fn write_outputs(
         f.write_all(md.as_bytes())?;
     }
     if let Some(p) = &outputs.junit {
-        crate::atomic::write_atomic(p, junit(report).as_bytes(), 0o644)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        write_file(p, &junit(report))?;
+    }
+    if let Some(p) = &outputs.comment {
+        write_file(p, &pull_request_comment(report))?;
     }
     Ok(())
+}
+
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    crate::atomic::write_atomic(path, text.as_bytes(), 0o644)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn read_all(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Results)>> {
+    files
+        .iter()
+        .map(|f| Ok((f.display().to_string(), Results::read(f)?)))
+        .collect()
+}
+
+/// `archbench gate history RESULTS...`: change points per system, op and percentile.
+pub fn history(
+    files: &[PathBuf],
+    percentiles: &[String],
+    alpha: f64,
+    json: bool,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<history::HistoryReport> {
+    let report = history::history(read_all(files)?, percentiles, alpha)?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", history::markdown(&report))?;
+    }
+    Ok(report)
+}
+
+/// `archbench gate rates --aa RESULTS... --faulted RESULTS...`: false alarms and
+/// detection, measured.
+pub fn rates(
+    aa: &[PathBuf],
+    faulted: &[PathBuf],
+    overrides: &GateOverrides,
+    json: bool,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<rates::ErrorRates> {
+    let measured = rates::measure(&read_all(aa)?, &read_all(faulted)?, overrides)?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &measured)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", rates::markdown(&measured))?;
+    }
+    Ok(measured)
 }
 
 /// `archbench gate propose A B`: prints a `[gate]` section from an A/A pair of files.
@@ -114,8 +170,13 @@ pub fn propose_from_files(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
     let (ra, rb) = (Results::read(a)?, Results::read(b)?);
-    let (_, section) = propose(&ra, &rb, percentiles);
-    write!(out, "{section}")?;
+    let proposal = propose(&ra, &rb, percentiles);
+    write!(
+        out,
+        "{}\n{}",
+        proposal_markdown(&proposal),
+        proposal.section
+    )?;
     Ok(())
 }
 
@@ -128,7 +189,7 @@ pub async fn calibrate(
 ) -> anyhow::Result<String> {
     if options.repeat < 2 {
         return Err(UsageError(
-            "gate calibrate needs --repeat 2 or more (the test works on per-repetition values)"
+            "gate calibrate needs --repeat 2 or more (the noise and the test work on per-repetition values; 5 is the usual)"
                 .into(),
         )
         .into());
@@ -157,10 +218,12 @@ pub async fn calibrate(
         "\nA/A with the scenario's current thresholds:\n\n{}",
         markdown(&report)
     )?;
-    let (_, section) = propose(&ra.results, &rb.results, percentiles);
+    let proposal = propose(&ra.results, &rb.results, percentiles);
     writeln!(
         out,
-        "\nProposed gate section (paste into the scenario):\n\n{section}"
+        "\n{}\nProposed gate section (paste into the scenario):\n\n{}",
+        proposal_markdown(&proposal),
+        proposal.section
     )?;
-    Ok(section)
+    Ok(proposal.section)
 }

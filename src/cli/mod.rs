@@ -59,8 +59,42 @@ impl StoreChoice {
             faults,
             limits,
             fault_at: Vec::new(),
+            network: None,
+            instance: None,
         }
     }
+}
+
+/// The profile `--network NAME` names in `file` (exit 2 for an unknown name, listing
+/// the known ones, or a bad file); `None` without `--network`.
+pub fn network_profile(
+    name: Option<&str>,
+    file: &std::path::Path,
+) -> anyhow::Result<Option<crate::rig::network::NetworkProfile>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let networks = crate::rig::network::Networks::load(file)?;
+    let profile = networks
+        .get(name)
+        .map_err(|e| UsageError(format!("--network: {e} (in {})", file.display())))?;
+    Ok(Some(profile.clone()))
+}
+
+/// The profile `--instance NAME` names in `file` (exit 2 for an unknown name, listing
+/// the known ones, or a bad file); `None` without `--instance`.
+pub fn instance_profile(
+    name: Option<&str>,
+    file: &std::path::Path,
+) -> anyhow::Result<Option<crate::rig::instance::InstanceProfile>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let instances = crate::rig::instance::Instances::load(file)?;
+    let profile = instances
+        .get(name)
+        .map_err(|e| UsageError(format!("--instance: {e} (in {})", file.display())))?;
+    Ok(Some(profile.clone()))
 }
 
 /// Parses a size for `--max-memory` and `--max-disk`: bytes, or a number with K, M, G

@@ -5,7 +5,13 @@
 //! neither noise nor a tiny but consistent shift fails a build). Without repetitions
 //! it falls back to the threshold alone and says so.
 
+pub mod changepoint;
+mod comment;
+pub mod history;
 mod output;
+pub mod power;
+mod propose;
+pub mod rates;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -13,7 +19,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub use comment::pull_request_comment;
 pub use output::{junit, markdown};
+pub use power::Detectable;
+use power::{Design, Simulation};
+pub use propose::{Proposal, ProposedLine, markdown as proposal_markdown, propose};
 
 use crate::results::{OpResults, Percentiles, Results, SystemResults};
 use crate::scenario::{GATE_PERCENTILES, GateConfig};
@@ -93,6 +103,15 @@ pub struct Comparison {
     pub method: Method,
     /// Result.
     pub verdict: Verdict,
+    /// How far a repetition's value strays from its run's level, percent (log-scale
+    /// standard deviation pooled over both sides' repetitions).
+    pub noise_pct: Option<f64>,
+    /// The smallest regression this line would call with 80% probability, given the
+    /// noise, the repetitions, alpha and the threshold: a pass rules out no less.
+    pub detectable: Detectable,
+    /// The test alone cannot see a change as small as the threshold: the threshold
+    /// promises more than these repetitions deliver.
+    pub threshold_below_detectable: bool,
 }
 
 /// The gate's answer.
@@ -246,6 +265,7 @@ pub fn compare(
     let reps = (fewest_repetitions(b), fewest_repetitions(c));
     let statistical = reps.0 >= 2 && reps.1 >= 2;
     let mut comparisons = Vec::new();
+    let mut simulations = Simulations::new(config.alpha);
     for (sys, bs) in &b.systems {
         let cs = c.systems.get(sys).ok_or_else(|| {
             gate_error(
@@ -270,14 +290,19 @@ pub fn compare(
                 statistical,
             };
             for pct in &config.percentiles {
-                comparisons.push(compare_op(&pair, pct, &config));
+                let mut comparison = compare_op(&pair, pct, &config);
+                simulations.power_of(&mut comparison, &pair);
+                comparisons.push(comparison);
             }
         }
     }
     let method_note = if statistical {
         format!(
-            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated",
-            reps.0, reps.1, config.alpha
+            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated; *detectable* = the smallest regression called with {:.0}% probability, simulated from the spread of these repetitions (log-normal, same spread both sides)",
+            reps.0,
+            reps.1,
+            config.alpha,
+            power::DETECTION_POWER * 100.0
         )
     } else {
         "no repetitions on both sides (run with --repeat N): falling back to a percentage threshold on the aggregate values".into()
@@ -437,70 +462,55 @@ fn compare_op(pair: &OpPair, pct: &String, config: &GateConfig) -> Comparison {
         p_value,
         method,
         verdict,
+        noise_pct: None,
+        detectable: if verdict == Verdict::TooFewSamples {
+            Detectable::NotGated
+        } else {
+            Detectable::Unknown
+        },
+        threshold_below_detectable: false,
     }
 }
 
-/// Proposes thresholds from an A/A pair: per op and percentile, twice the change the
-/// A/A pair showed between its medians (run-to-run drift), rounded up to 5%, at least
-/// 5%. Noise within a run is the Mann-Whitney test's business, not the threshold's.
-/// With 5 or more repetitions per side the proposed alpha is 0.01: dozens of
-/// comparisons are made per gate, and at 0.05 one of them would fail by chance.
-/// Returns the thresholds and the `[gate]` section to paste into the scenario.
-pub fn propose(
-    a: &Results,
-    b: &Results,
-    percentiles: &[String],
-) -> (BTreeMap<String, f64>, String) {
-    let mut per_key: BTreeMap<String, f64> = BTreeMap::new();
-    for (sys, sa) in &a.systems {
-        let Some(sb) = b.systems.get(sys) else {
-            continue;
-        };
-        for op in sa.ops.keys() {
-            for pct in percentiles {
-                let (va, vb) = (series(sa, op, pct), series(sb, op, pct));
-                if va.is_empty() || vb.is_empty() {
-                    continue;
-                }
-                let (ma, mb) = (stats::median(&va), stats::median(&vb));
-                let change = if ma > 0.0 {
-                    (mb / ma - 1.0).abs() * 100.0
-                } else {
-                    0.0
-                };
-                let t = ((2.0 * change / 5.0).ceil() * 5.0).clamp(5.0, 200.0);
-                let e = per_key.entry(format!("{op}.{pct}")).or_insert(5.0);
-                *e = e.max(t);
-            }
+/// Power simulations of one gate, one per pair of sample sizes.
+struct Simulations {
+    alpha: f64,
+    by_size: BTreeMap<(usize, usize), Simulation>,
+}
+
+impl Simulations {
+    fn new(alpha: f64) -> Self {
+        Self {
+            alpha,
+            by_size: BTreeMap::new(),
         }
     }
-    let reps = a
-        .systems
-        .values()
-        .chain(b.systems.values())
-        .map(|s| s.repetitions.len())
-        .min()
-        .unwrap_or(0);
-    let alpha = if reps >= 5 { 0.01 } else { 0.05 };
-    let mut toml = String::from(
-        "# Proposed by `archbench gate` from an A/A pair: thresholds are twice the drift seen\n",
-    );
-    toml.push_str(&format!(
-        "# between the two runs' medians; {reps} repetitions per side.\n[gate]\n"
-    ));
-    toml.push_str(&format!(
-        "percentiles = [{}]\n",
-        percentiles
-            .iter()
-            .map(|p| format!("\"{p}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    toml.push_str(&format!(
-        "threshold_pct = 10\nalpha = {alpha}\n\n[gate.thresholds]\n"
-    ));
-    for (k, v) in &per_key {
-        toml.push_str(&format!("\"{k}\" = {v}\n"));
+
+    /// Fills in the noise and the detectable regression of a gated statistical line.
+    fn power_of(&mut self, c: &mut Comparison, pair: &OpPair) {
+        if c.method != Method::MannWhitney || c.verdict == Verdict::TooFewSamples {
+            return;
+        }
+        let (b, cur) = (
+            series(pair.baseline.0, pair.op, &c.percentile),
+            series(pair.current.0, pair.op, &c.percentile),
+        );
+        let Some(sd) = power::pooled_log_sd(&[&b, &cur]) else {
+            return;
+        };
+        let alpha = self.alpha;
+        let simulation = self.by_size.entry((b.len(), cur.len())).or_insert_with(|| {
+            Simulation::new(Design {
+                baseline_repetitions: b.len(),
+                current_repetitions: cur.len(),
+                alpha,
+            })
+        });
+        c.noise_pct = Some(power::noise_percent(sd));
+        c.detectable = simulation.minimum_detectable(sd, c.threshold_pct);
+        c.threshold_below_detectable = match simulation.minimum_detectable(sd, 0.0) {
+            Detectable::Percent(test_alone) => c.threshold_pct < test_alone,
+            _ => true,
+        };
     }
-    (per_key, toml)
 }

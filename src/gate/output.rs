@@ -1,6 +1,6 @@
 //! The gate's outputs: a Markdown table for CI job summaries and JUnit XML.
 
-use super::{GateReport, Method, Verdict};
+use super::{Comparison, Detectable, GateReport, Method, Verdict};
 use crate::escape::{markdown as escape_md, xml};
 
 fn ms(us: f64) -> String {
@@ -40,20 +40,44 @@ pub fn markdown(r: &GateReport) -> String {
         s.push('\n');
     }
     s.push_str(&format!("{}.\n\n", escape_md(&r.method_note)));
-    s.push_str(
-        "| system | op | percentile | baseline | current | change | threshold | p | verdict |\n",
+    if let Some(line) = power_summary(r) {
+        s.push_str(&format!("{line}\n\n"));
+    }
+    s.push_str(&comparison_table(r.comparisons.iter()));
+    s.push_str(&format!(
+        "\nbaseline `{}` · current `{}`\n",
+        escape_md(&r.baseline),
+        escape_md(&r.current)
+    ));
+    s
+}
+
+/// The verdict word of a comparison.
+pub(super) fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Regression => "**REGRESSION**",
+        Verdict::Improvement => "improvement",
+        Verdict::TooFewSamples => "too few samples",
+    }
+}
+
+/// The comparisons as a Markdown table, with the noise and the detectable regression
+/// on every line; a threshold the test cannot resolve is marked.
+pub(super) fn comparison_table<'a>(comparisons: impl Iterator<Item = &'a Comparison>) -> String {
+    let mut s = String::from(
+        "| system | op | percentile | baseline | current | change | threshold | p | noise | detectable | verdict |\n",
     );
-    s.push_str("|---|---|---|---:|---:|---:|---:|---:|---|\n");
-    for c in &r.comparisons {
+    s.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    let mut flagged = false;
+    for c in comparisons {
         let p = c.p_value.map_or("–".to_string(), |p| format!("{p:.3}"));
-        let v = match c.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Regression => "**REGRESSION**",
-            Verdict::Improvement => "improvement",
-            Verdict::TooFewSamples => "too few samples",
-        };
+        let noise = c.noise_pct.map_or("–".to_string(), |n| format!("±{n:.0}%"));
+        let unresolved = c.threshold_below_detectable && c.detectable != Detectable::NotGated;
+        flagged |= unresolved;
+        let flag = if unresolved { " ⚠" } else { "" };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:+.1}% | {:.0}% | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:+.1}% | {:.0}%{flag} | {} | {noise} | {} | {} |\n",
             escape_md(&c.system),
             c.op,
             c.percentile,
@@ -62,15 +86,58 @@ pub fn markdown(r: &GateReport) -> String {
             c.change_pct,
             c.threshold_pct,
             p,
-            v
+            c.detectable.cell(),
+            verdict_word(c.verdict)
         ));
     }
-    s.push_str(&format!(
-        "\nbaseline `{}` · current `{}`\n",
-        escape_md(&r.baseline),
-        escape_md(&r.current)
-    ));
+    if flagged {
+        s.push_str(
+            "\n⚠ threshold below what the test can resolve with these repetitions: it promises more than it delivers; add repetitions or raise it.\n",
+        );
+    }
     s
+}
+
+/// "A pass rules out regressions larger than …": the widest detectable regression
+/// over the gated lines, and how many lines cannot detect anything.
+pub(super) fn power_summary(r: &GateReport) -> Option<String> {
+    let gated: Vec<&Comparison> = r
+        .comparisons
+        .iter()
+        .filter(|c| !matches!(c.detectable, Detectable::NotGated | Detectable::Unknown))
+        .collect();
+    if gated.is_empty() {
+        return None;
+    }
+    let never = gated
+        .iter()
+        .filter(|c| c.detectable == Detectable::Never)
+        .count();
+    let widest = gated
+        .iter()
+        .filter_map(|c| c.detectable.percent().map(|p| (p, c)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let mut line = String::new();
+    if let Some((p, c)) = widest {
+        line.push_str(&format!(
+            "Power: on every gated line a regression of its *detectable* size or more is called {:.0}% of the time; the widest is {p:.0}% at {} of {} {}",
+            super::power::DETECTION_POWER * 100.0,
+            c.percentile,
+            escape_md(&c.system),
+            c.op
+        ));
+    }
+    if never > 0 {
+        line.push_str(&format!(
+            "{}{never} line(s) cannot call a regression of any size at alpha {} with {} against {} repetitions",
+            if line.is_empty() { "Power: " } else { "; " },
+            r.config.alpha,
+            r.repetitions.0,
+            r.repetitions.1
+        ));
+    }
+    line.push('.');
+    Some(line)
 }
 
 /// JUnit XML: one test suite per system, one test case per op and percentile.
@@ -106,7 +173,7 @@ pub fn junit(r: &GateReport) -> String {
         ));
         for c in cases {
             let detail = format!(
-                "{} {} {}: baseline {}, current {}, change {:+.1}% (threshold {:.0}%{})",
+                "{} {} {}: baseline {}, current {}, change {:+.1}% (threshold {:.0}%{}; detectable {})",
                 c.system,
                 c.op,
                 c.percentile,
@@ -117,7 +184,8 @@ pub fn junit(r: &GateReport) -> String {
                 match (c.method, c.p_value) {
                     (Method::MannWhitney, Some(p)) => format!(", Mann-Whitney p = {p:.4}"),
                     _ => ", no repetitions: threshold only".into(),
-                }
+                },
+                c.detectable.cell()
             );
             s.push_str(&format!(
                 "    <testcase classname=\"archbench.{}.{}\" name=\"{}\">",

@@ -8,8 +8,12 @@ pub fn mann_whitney_greater(baseline: &[f64], current: &[f64]) -> f64 {
     if m == 0 || n == 0 {
         return 1.0;
     }
-    // U counts pairs where current > baseline; ties count a half.
-    let u: f64 = current
+    upper_tail(m, n, u_statistic(baseline, current))
+}
+
+/// U: the pairs where the current value is the larger, ties counting a half.
+pub fn u_statistic(baseline: &[f64], current: &[f64]) -> f64 {
+    current
         .iter()
         .map(|c| {
             baseline
@@ -25,7 +29,12 @@ pub fn mann_whitney_greater(baseline: &[f64], current: &[f64]) -> f64 {
                 })
                 .sum::<f64>()
         })
-        .sum();
+        .sum()
+}
+
+/// P(U >= u) under H0 for `m` current and `n` baseline values: exact for small
+/// samples, the normal approximation with continuity correction beyond.
+fn upper_tail(m: usize, n: usize, u: f64) -> f64 {
     if m * n <= 400 {
         exact_upper_tail(m, n, u)
     } else {
@@ -36,8 +45,44 @@ pub fn mann_whitney_greater(baseline: &[f64], current: &[f64]) -> f64 {
     }
 }
 
+/// The smallest whole U at which the test rejects at `alpha` (p < alpha) with `n`
+/// baseline and `m` current values; `None` when no U can (too few values).
+pub fn critical_u(n: usize, m: usize, alpha: f64) -> Option<f64> {
+    if m == 0 || n == 0 {
+        return None;
+    }
+    if m * n <= 400 {
+        // One distribution, summed from the top: the first tail that reaches alpha
+        // marks the last U that does not reject.
+        let counts = exact_distribution(m, n);
+        let total: f64 = counts.iter().sum();
+        let mut tail = 0.0;
+        let mut critical = None;
+        for (u, count) in counts.iter().enumerate().rev() {
+            tail += count;
+            if tail / total >= alpha {
+                break;
+            }
+            critical = Some(u as f64);
+        }
+        critical
+    } else {
+        (0..=m * n)
+            .map(|u| u as f64)
+            .find(|&u| upper_tail(m, n, u) < alpha)
+    }
+}
+
 /// P(U >= u) under H0 for sample sizes m and n (no ties), by counting arrangements.
 fn exact_upper_tail(m: usize, n: usize, u: f64) -> f64 {
+    let dist = exact_distribution(m, n);
+    let total: f64 = dist.iter().sum();
+    let threshold = u.ceil() as usize;
+    dist.iter().skip(threshold).sum::<f64>() / total
+}
+
+/// The number of arrangements of m current and n baseline values giving each U.
+fn exact_distribution(m: usize, n: usize) -> Vec<f64> {
     let max_u = m * n;
     // counts[i][j][k]: arrangements of i current and j baseline values with U = k.
     let mut prev: Vec<Vec<f64>> = vec![vec![0.0; max_u + 1]; n + 1];
@@ -57,10 +102,7 @@ fn exact_upper_tail(m: usize, n: usize, u: f64) -> f64 {
         }
         prev = cur;
     }
-    let dist = &prev[n];
-    let total: f64 = dist.iter().sum();
-    let threshold = u.ceil() as usize;
-    dist.iter().skip(threshold).sum::<f64>() / total
+    prev.swap_remove(n)
 }
 
 fn normal_cdf(z: f64) -> f64 {
@@ -119,6 +161,20 @@ mod tests {
         assert!(p < 0.001, "{p}");
         let same = mann_whitney_greater(&b, &b);
         assert!((same - 0.5).abs() < 0.1, "{same}");
+    }
+
+    #[test]
+    fn critical_values_match_the_exact_tails() {
+        // 5 vs 5: P(U >= 25) = 1/252, P(U >= 24) = 2/252, P(U >= 23) = 4/252.
+        assert_eq!(critical_u(5, 5, 0.01), Some(24.0));
+        assert_eq!(critical_u(5, 5, 0.005), Some(25.0));
+        assert_eq!(critical_u(5, 5, 0.001), None);
+        // 3 vs 3 cannot go below 1/20.
+        assert_eq!(critical_u(3, 3, 0.05), None);
+        assert_eq!(critical_u(3, 3, 0.051), Some(9.0));
+        // Large samples: the normal approximation's critical value rejects, one less does not.
+        let u = critical_u(30, 30, 0.01).unwrap();
+        assert!(upper_tail(30, 30, u) < 0.01 && upper_tail(30, 30, u - 1.0) >= 0.01);
     }
 
     #[test]

@@ -51,6 +51,24 @@ pub struct Results {
     /// The stage a Ctrl-C stopped the run in; absent when it ran to the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_in: Option<RunStage>,
+    /// Delays injected to validate the gate (`--fault v03.create=+20%`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub injected_delays: Vec<InjectedDelay>,
+}
+
+/// One delay injected into one op of one system (`--fault`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InjectedDelay {
+    /// System.
+    pub system: String,
+    /// Op.
+    pub op: String,
+    /// A share of the op's own time, percent (`+20%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// A fixed wait, milliseconds (`+2ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_ms: Option<f64>,
 }
 
 /// The stages of a run, in order.
@@ -121,6 +139,14 @@ pub struct Environment {
     /// archbench's own peak resident memory during the run (`VmHWM`), bytes.
     #[serde(default)]
     pub peak_rss_bytes: Option<u64>,
+    /// The network profile played between the systems and the stores (`--network`),
+    /// with the delay proxies' own lateness; absent: loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::rig::network::NetworkInfo>,
+    /// The instance profile PostgreSQL ran under (`--instance`): the profile, the
+    /// limits read back from its cgroup and the server's usage; absent: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<crate::rig::instance::InstanceInfo>,
 }
 
 /// The machine.

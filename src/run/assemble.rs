@@ -8,9 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::RunOptions;
 use super::measure::Measured;
+use crate::arch::fault::FaultSpec;
 use crate::results::{
     Environment, Machine, PhaseInfo, Results, SCHEMA_VERSION, ScenarioInfo, StoresInfo,
 };
+use crate::rig::instance::InstanceInfo;
+use crate::rig::network::NetworkInfo;
 use crate::scenario::{Scenario, Workload};
 use crate::stores::{Stores, health};
 
@@ -20,6 +23,10 @@ pub(super) struct RunFacts {
     pub started_at: DateTime<Utc>,
     /// Git revision read at the start.
     pub revision: Option<String>,
+    /// The network played, with the proxies' measured lateness.
+    pub network: Option<NetworkInfo>,
+    /// The instance PostgreSQL ran on, with the limits read back from its cgroup.
+    pub instance: Option<InstanceInfo>,
 }
 
 /// Builds the results and writes `results.json` into the output folder.
@@ -35,7 +42,30 @@ pub(super) async fn assemble(
         Some(st) => Some(stores_info(st, &mut notes).await),
         None => None,
     };
-    notes.push("Inngest is emulated (its execution model: runs, steps over HTTP, retries), on loopback; production adds network distance per step.".into());
+    match &facts.network {
+        None => notes.push("Inngest is emulated (its execution model: runs, steps over HTTP, retries), on loopback; production adds network distance per step.".into()),
+        Some(n) => notes.push(format!(
+            "network profile `{}` ({}): the systems reached the stores and the workflow service through archbench's delay proxy; figures: {}",
+            n.profile.name, n.profile.description, n.profile.source
+        )),
+    }
+    match &facts.instance {
+        None => notes.push("PostgreSQL ran unlimited on this machine (no --instance): the whole dataset may sit in page cache, which a production instance of its size would not allow.".into()),
+        Some(i) => {
+            notes.push(format!(
+                "instance `{}` ({}): PostgreSQL ran in a cgroup with {} MiB of memory, page cache included, and {:.2} vCPU (read back from {}); settings: {}",
+                i.profile.name,
+                i.profile.description,
+                i.cgroup.memory_limit_bytes / (1024 * 1024),
+                i.cgroup.vcpu(),
+                i.cgroup.path.display(),
+                i.profile.source
+            ));
+            if let Some(c) = &i.caveat {
+                notes.push(format!("instance `{}`: {c}", i.profile.name));
+            }
+        }
+    }
     for f in &options.faults {
         notes.push(format!("fault injected: {}", f.describe()));
     }
@@ -67,11 +97,12 @@ pub(super) async fn assemble(
             gate: scenario.gate.clone(),
             slo: scenario.slo,
         },
-        environment: environment(stores_info, facts.revision),
+        environment: environment(stores_info, facts.revision, facts.network, facts.instance),
         phases: scenario.phases.iter().map(phase_info).collect(),
         repeat: options.repeat,
         systems: measured.systems,
         notes,
+        injected_delays: options.faults.iter().map(FaultSpec::injected).collect(),
     };
     let path = options.out.join("results.json");
     results.write_atomic(&path)?;
@@ -106,7 +137,12 @@ async fn stores_info(stores: &Stores, notes: &mut Vec<String>) -> StoresInfo {
     }
 }
 
-fn environment(stores: Option<StoresInfo>, git_revision: Option<String>) -> Environment {
+fn environment(
+    stores: Option<StoresInfo>,
+    git_revision: Option<String>,
+    network: Option<NetworkInfo>,
+    instance: Option<InstanceInfo>,
+) -> Environment {
     let read = |p: &str| {
         std::fs::read_to_string(p)
             .map(|s| s.trim().to_string())
@@ -124,6 +160,8 @@ fn environment(stores: Option<StoresInfo>, git_revision: Option<String>) -> Envi
         },
         stores,
         peak_rss_bytes: super::machine::peak_rss(),
+        network,
+        instance,
     }
 }
 

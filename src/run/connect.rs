@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::arch::fault::{FaultSpec, Faulty};
 use crate::arch::{SystemConfig, SystemKind, SystemUnderTest};
-use crate::stores::{Stores, health};
+use crate::rig::network::{Hop, Network};
+use crate::stores::{Endpoints, PostgresEndpoint, Stores, health};
 
 /// One system of the run.
 pub(super) struct System {
@@ -26,16 +27,26 @@ pub(super) struct Connected {
 }
 
 /// Connects every system of `kinds`; `stores` is `None` when none of them uses stores.
+/// With a `network`, the systems reach the stores through its delay proxies; the
+/// harness's meter connects directly.
 pub(super) async fn connect(
     kinds: Vec<(String, SystemKind)>,
     faults: &[FaultSpec],
     stores: Option<&Stores>,
+    network: Option<&Arc<Network>>,
 ) -> anyhow::Result<Connected> {
-    let config = SystemConfig::default();
-    let endpoints = stores.map(|s| &s.endpoints);
+    let config = SystemConfig {
+        network: network.cloned(),
+        ..SystemConfig::default()
+    };
+    let endpoints = match (stores, network) {
+        (Some(s), Some(n)) => Some(at_a_distance(&s.endpoints, n)?),
+        (Some(s), None) => Some(s.endpoints.clone()),
+        (None, _) => None,
+    };
     let mut systems = Vec::new();
     for (name, kind) in kinds {
-        let mut sut = kind.connect(endpoints, &config).await?;
+        let mut sut = kind.connect(endpoints.as_ref(), &config).await?;
         for fault in faults.iter().filter(|f| f.system == name) {
             sut = Arc::new(Faulty::new(sut, fault.clone()));
         }
@@ -50,4 +61,18 @@ pub(super) async fn connect(
         None => None,
     };
     Ok(Connected { systems, meter })
+}
+
+/// The endpoints as the systems see them: PostgreSQL and the object store behind the
+/// network's proxies (one per hop, shared by the systems).
+fn at_a_distance(endpoints: &Endpoints, network: &Network) -> anyhow::Result<Endpoints> {
+    let mut seen = endpoints.clone();
+    let url = network
+        .proxied_url(Hop::Postgres, endpoints.postgres.url.expose())
+        .map_err(|e| anyhow::anyhow!("PostgreSQL delay proxy: {e}"))?;
+    seen.postgres = PostgresEndpoint::from_url(url);
+    seen.s3.endpoint = network
+        .proxied_url(Hop::ObjectStore, &endpoints.s3.endpoint)
+        .map_err(|e| anyhow::anyhow!("object store delay proxy: {e}"))?;
+    Ok(seen)
 }

@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use crate::arch::SystemKind;
 use crate::arch::fault::FaultSpec;
 use crate::results::{Results, RunStage};
+use crate::rig::instance::{Confined, InstanceProfile};
+use crate::rig::network::{Network, NetworkProfile};
 use crate::scenario::{self, Scenario};
 use crate::shutdown::ShutdownWatch;
 use crate::stores::{self, ProvisionOptions, StoreMode, Stores};
@@ -47,6 +49,11 @@ pub struct RunOptions {
     pub limits: Limits,
     /// Store faults besides the scenario's (`--fault-at postgres:kill@20s+5s`).
     pub fault_at: Vec<crate::rig::faults::Fault>,
+    /// The network between the systems and the stores (`--network`); `None`: loopback.
+    pub network: Option<NetworkProfile>,
+    /// The instance PostgreSQL runs on (`--instance`), a cgroup around the local
+    /// server; `None`: this machine, unlimited.
+    pub instance: Option<InstanceProfile>,
 }
 
 /// What `run` produced.
@@ -134,12 +141,23 @@ async fn run_scenario(
     let estimate = Estimate::of(&scenario, kinds.len(), stored, options.repeat);
     estimate.check(options.limits, data_dir(&options, needs_stores).as_deref())?;
     let watch = ShutdownWatch::install();
-    let started = Started::now();
+    let confined = confine(&options, &scenario, needs_stores)?;
+    let mut started = Started::now(options.network.as_ref());
+    started.instance = confined.clone();
     let stores = if needs_stores {
         writeln!(out, "starting stores ({})", options.stores)?;
-        let provision = stores::provision(options.stores, &options.provision);
+        let mut provision_options = options.provision.clone();
+        if let Some(c) = &confined {
+            writeln!(out, "confining PostgreSQL: {}", c.confinement().describe)?;
+            provision_options.local.confine = Some(c.confinement());
+            provision_options
+                .local
+                .pg_settings
+                .extend(c.postgres_settings());
+        }
+        let provision = stores::provision(options.stores, &provision_options);
         match watch.unless_signalled(provision).await {
-            Some(s) => Some(s?),
+            Some(s) => Some(unconfined_refused(s?, confined.is_some()).await?),
             None => {
                 let measured = measure::Measured::stopped(RunStage::StartingStores);
                 return write_results(&options, &scenario, measured, None, started).await;
@@ -175,7 +193,47 @@ async fn run_scenario(
     if let Some(task) = immediate {
         task.abort();
     }
+    // The cgroup goes once its server has stopped.
+    drop(confined);
     result
+}
+
+/// The instance's cgroup, made before the stores start: only local stores can be
+/// confined (`auto` is checked once it has chosen).
+fn confine(
+    options: &RunOptions,
+    scenario: &Scenario,
+    needs_stores: bool,
+) -> anyhow::Result<Option<Arc<Confined>>> {
+    let Some(profile) = &options.instance else {
+        return Ok(None);
+    };
+    if !needs_stores {
+        return Ok(None);
+    }
+    if matches!(options.stores, StoreMode::Docker | StoreMode::External) {
+        return Err(OptionError(format!(
+            "--instance {}: instance profiles confine the PostgreSQL archbench starts; use --stores local (got {})",
+            profile.name, options.stores
+        ))
+        .into());
+    }
+    crate::rig::cgroup::remove_stale();
+    Ok(Some(Arc::new(Confined::start(profile, &scenario.name)?)))
+}
+
+/// Stores `auto` chose other than local cannot run under an instance profile: never
+/// run unlimited when a limit was asked for.
+async fn unconfined_refused(stores: Stores, confined: bool) -> anyhow::Result<Stores> {
+    if confined && stores.endpoints.mode != StoreMode::Local {
+        let mode = stores.endpoints.mode;
+        stores.shutdown().await?;
+        return Err(OptionError(format!(
+            "--instance: `auto` chose {mode} stores, which archbench cannot confine; use --stores local"
+        ))
+        .into());
+    }
+    Ok(stores)
 }
 
 /// What `options` would do, before anything starts (`run --dry-run`): for a sweep, the
@@ -207,19 +265,26 @@ fn data_dir(options: &RunOptions, needs_stores: bool) -> Option<PathBuf> {
         .then(|| stores::run_root(&options.provision.local))
 }
 
-/// When the run started, and the revision it runs.
+/// When the run started, the revision it runs and the network it plays (whose
+/// proxies live as long as the run).
 #[derive(Clone)]
 struct Started {
     at: chrono::DateTime<chrono::Utc>,
     revision: Option<String>,
+    network: Option<Arc<Network>>,
+    instance: Option<Arc<Confined>>,
 }
 
 impl Started {
-    fn now() -> Started {
+    fn now(network: Option<&NetworkProfile>) -> Started {
         Started {
             at: chrono::Utc::now(),
             // Read now: the tree may change while a long run goes on, the binary does not.
             revision: assemble::git_revision(),
+            network: network
+                .filter(|p| !p.is_loopback())
+                .map(|p| Network::new(p.clone())),
+            instance: None,
         }
     }
 }
@@ -246,7 +311,7 @@ async fn run_stages(
             stop.store(true, SeqCst);
         })
     };
-    let connect = connect::connect(kinds, &options.faults, stores);
+    let connect = connect::connect(kinds, &options.faults, stores, started.network.as_ref());
     let Some(connected) = watch.unless_signalled(connect).await.transpose()? else {
         let measured = measure::Measured::stopped(RunStage::Connecting);
         return write_results(options, scenario, measured, stores, started).await;
@@ -301,6 +366,8 @@ async fn write_results(
     let facts = assemble::RunFacts {
         started_at: started.at,
         revision: started.revision,
+        network: started.network.map(|n| n.info()),
+        instance: started.instance.map(|c| c.info()),
     };
     let (results_path, results) =
         assemble::assemble(options, scenario, measured, stores, facts).await?;

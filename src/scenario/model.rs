@@ -126,6 +126,11 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// The service level the gate holds a run to (`[slo]`).
     pub slo: Option<Slo>,
+    /// The instance profile to run PostgreSQL under (`[instance] name`), unless
+    /// `--instance` names one.
+    pub instance: Option<String>,
+    /// The network profile to play (`[network] name`), unless `--network` names one.
+    pub network: Option<String>,
 }
 
 /// The service level of a run: the gate fails a run whose share of failed ops is

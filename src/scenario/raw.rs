@@ -36,6 +36,18 @@ pub(crate) struct RawScenario {
     pub(super) faults: Vec<Spanned<RawFault>>,
     #[serde(default)]
     pub(super) slo: Option<Spanned<RawSlo>>,
+    #[serde(default)]
+    pub(super) instance: Option<RawProfileName>,
+    #[serde(default)]
+    pub(super) network: Option<RawProfileName>,
+}
+
+/// `[instance] name = "1cu"` or `[network] name = "same-region"`: a profile of the
+/// rig's files, looked up when the run starts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProfileName {
+    pub(super) name: String,
 }
 
 #[derive(Debug, Deserialize)]

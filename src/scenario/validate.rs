@@ -79,6 +79,8 @@ impl RawScenario {
             growth,
             faults,
             slo,
+            instance: self.instance.map(|p| p.name),
+            network: self.network.map(|p| p.name),
         })
     }
 }

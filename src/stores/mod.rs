@@ -25,7 +25,9 @@ use serde::Serialize;
 pub use docker::{DockerConfig, DockerProvisioner, docker_engine_answers};
 pub use error::StoreError;
 pub use external::ExternalProvisioner;
-pub use local::{LocalBinaries, LocalOptions, LocalProvisioner, LocalServer, run_root};
+pub use local::{
+    Confinement, LocalBinaries, LocalOptions, LocalProvisioner, LocalServer, run_root,
+};
 pub use process::alive as local_alive;
 pub use secret::{Secret, redact_url};
 

@@ -32,12 +32,15 @@ pub struct RunAs {
 impl OwnedProcess {
     /// Spawns `cmd` with stdout and stderr appended to `log`. `stop_signal` is sent on
     /// [`OwnedProcess::stop`] and, as the parent-death signal, if archbench dies first.
+    /// The process joins every `cgroup.procs` file of `join` before it executes, so
+    /// that whatever it forks is inside the cgroups from its first instruction.
     pub fn spawn(
         name: &str,
         mut cmd: Command,
         log: &Path,
         run_as: Option<RunAs>,
         stop_signal: i32,
+        join: &[std::path::PathBuf],
     ) -> Result<Self, StoreError> {
         let out = File::options()
             .create(true)
@@ -52,14 +55,50 @@ impl OwnedProcess {
             .stderr(Stdio::from(err))
             .process_group(0)
             .kill_on_drop(true);
-        if let Some(r) = run_as {
-            cmd.uid(r.uid).gid(r.gid);
-        }
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        // It runs after the uid change (std applies uid/gid before pre_exec hooks),
-        // which matters because a credential change clears the parent-death signal.
+        // Opened here, written in the child: `open` after fork is allowed, but an error
+        // is clearer when it names the file before anything starts.
+        let cgroups = join
+            .iter()
+            .map(|p| {
+                File::options()
+                    .write(true)
+                    .open(p)
+                    .map_err(StoreError::io(format!("opening {}", p.display())))
+            })
+            .collect::<Result<Vec<File>, _>>()?;
+        let fds: Vec<i32> = cgroups
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
+        // Joining a cgroup needs root: with cgroups the identity is dropped by hand
+        // after joining (std would drop it before the hook runs).
+        let switch_to = if fds.is_empty() {
+            if let Some(r) = run_as {
+                cmd.uid(r.uid).gid(r.gid);
+            }
+            None
+        } else {
+            run_as
+        };
+        // SAFETY: write, setgroups, setgid, setuid and prctl are async-signal-safe and
+        // touch no memory of the parent; the fds stay open until spawn returns.
+        // prctl runs after the uid change, which matters because a credential change
+        // clears the parent-death signal.
         unsafe {
             cmd.pre_exec(move || {
+                for &fd in &fds {
+                    // "0": the writing process itself (cgroup v1 and v2 alike).
+                    if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                if let Some(r) = switch_to
+                    && (libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setgid(r.gid) != 0
+                        || libc::setuid(r.uid) != 0)
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
                 if libc::prctl(
                     libc::PR_SET_PDEATHSIG,
                     stop_signal as libc::c_ulong,
@@ -73,7 +112,9 @@ impl OwnedProcess {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|e| StoreError::ProcessStart {
+        let spawned = cmd.spawn();
+        drop(cgroups);
+        let child = spawned.map_err(|e| StoreError::ProcessStart {
             store: name.into(),
             reason: format!("could not execute: {e}"),
             log: log.to_path_buf(),
@@ -222,8 +263,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new("sleep");
         cmd.arg("30");
-        let p = OwnedProcess::spawn("sleep", cmd, &dir.path().join("log"), None, libc::SIGTERM)
-            .unwrap();
+        let p = OwnedProcess::spawn(
+            "sleep",
+            cmd,
+            &dir.path().join("log"),
+            None,
+            libc::SIGTERM,
+            &[],
+        )
+        .unwrap();
         let pid = p.pid();
         assert!(alive(pid));
         p.stop(Duration::from_secs(5)).await.unwrap();
@@ -234,7 +282,7 @@ mod tests {
     async fn a_missing_program_is_a_start_error() {
         let dir = tempfile::tempdir().unwrap();
         let cmd = Command::new(dir.path().join("no-such-binary"));
-        let err = OwnedProcess::spawn("x", cmd, &dir.path().join("log"), None, libc::SIGTERM)
+        let err = OwnedProcess::spawn("x", cmd, &dir.path().join("log"), None, libc::SIGTERM, &[])
             .err()
             .unwrap();
         assert!(err.to_string().contains("could not execute"), "{err}");

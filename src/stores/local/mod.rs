@@ -34,6 +34,18 @@ pub struct LocalOptions {
     pub s3_port: Option<u16>,
     /// Extra `postgres -c name=value` settings.
     pub pg_settings: Vec<(String, String)>,
+    /// Cgroups the PostgreSQL server runs in (an instance profile); `None`: unlimited.
+    pub confine: Option<Confinement>,
+}
+
+/// Where a local server is confined: the cgroups it joins before it executes. Made by
+/// the rig (instance profiles); local mode only joins them.
+#[derive(Debug, Clone, Default)]
+pub struct Confinement {
+    /// `cgroup.procs` files the server writes itself into.
+    pub join: Vec<PathBuf>,
+    /// What confines it, for an error: `instance 1cu (memory limit 4096 MiB, 1 vCPU)`.
+    pub describe: String,
 }
 
 /// The binaries local mode runs, found.

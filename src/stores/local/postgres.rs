@@ -89,7 +89,9 @@ pub async fn start(
         "postgres://{SUPERUSER}:{}@127.0.0.1:{port}/postgres?sslmode=disable",
         password.expose()
     ));
-    let pool = wait_ready(&mut process, &admin, &server_log, port, opts.ready_timeout).await?;
+    let pool = wait_ready(&mut process, &admin, &server_log, port, opts.ready_timeout)
+        .await
+        .map_err(|e| confined(e, opts))?;
     let create = format!("CREATE DATABASE \"{}\"", opts.database.replace('"', "\"\""));
     sqlx::query(sqlx::AssertSqlSafe(create))
         .execute(&pool)
@@ -158,7 +160,7 @@ async fn init_cluster(
             "--no-instructions",
         ])
         .arg(format!("--pwfile={}", pwfile.display()));
-    let proc = OwnedProcess::spawn("initdb", initdb, &initdb_log, owner, libc::SIGTERM)?;
+    let proc = OwnedProcess::spawn("initdb", initdb, &initdb_log, owner, libc::SIGTERM, &[])?;
     let status = wait_exit(proc, Duration::from_secs(120)).await;
     let _ = std::fs::remove_file(&pwfile);
     if let Err(reason) = status {
@@ -206,7 +208,40 @@ fn spawn_server(
     for (k, v) in &settings {
         cmd.arg("-c").arg(format!("{k}={v}"));
     }
-    OwnedProcess::spawn("PostgreSQL", cmd, server_log, owner, libc::SIGINT)
+    let join = opts
+        .local
+        .confine
+        .as_ref()
+        .map_or(&[][..], |c| c.join.as_slice());
+    OwnedProcess::spawn("PostgreSQL", cmd, server_log, owner, libc::SIGINT, join)
+}
+
+/// A start failure under an instance profile names the limits it ran under: a memory
+/// limit too small for the settings is the likely cause, and the log line says so.
+fn confined(e: StoreError, opts: &ProvisionOptions) -> StoreError {
+    match (e, &opts.local.confine) {
+        (
+            StoreError::PostgresStart {
+                reason,
+                log,
+                log_tail,
+            },
+            Some(c),
+        ) => StoreError::PostgresStart {
+            reason: format!(
+                "{reason}, running under {}{}",
+                c.describe,
+                if reason.contains("SIGKILL") {
+                    ": killed, as the cgroup's OOM killer kills, so the memory limit is too small for these settings"
+                } else {
+                    ""
+                }
+            ),
+            log,
+            log_tail,
+        },
+        (e, _) => e,
+    }
 }
 
 /// Waits until the server accepts connections; a server that exits first is reported

@@ -159,7 +159,7 @@ fn spawner(
             .env("AWS_ACCESS_KEY_ID", &access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", secret.expose())
             .env_remove("S3_BUCKET");
-        OwnedProcess::spawn("SeaweedFS", cmd, &log, None, libc::SIGTERM)
+        OwnedProcess::spawn("SeaweedFS", cmd, &log, None, libc::SIGTERM, &[])
     }
 }
 

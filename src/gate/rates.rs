@@ -1,0 +1,336 @@
+//! The gate's error rates, measured: how often it fails a build that did not change
+//! (false alarms over A/A pairs of fresh runs of the same build) and how often it
+//! catches a delay injected with `--fault` (detection, per op and percentile), next
+//! to the detectable regression it predicted for the same lines.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Comparison, GateError, GateOverrides, Verdict, compare, gate_error};
+use crate::escape::markdown as escape_md;
+use crate::results::Results;
+
+/// Results files, named.
+pub type NamedResults = (String, Results);
+
+/// One system, op and percentile across A/A comparisons.
+#[derive(Debug, Clone, Serialize)]
+pub struct FalseAlarmLine {
+    /// System.
+    pub system: String,
+    /// Op.
+    pub op: String,
+    /// Percentile.
+    pub percentile: String,
+    /// Comparisons in which this line was gated.
+    pub gated: usize,
+    /// Of those, the ones that called a regression.
+    pub regressions: usize,
+}
+
+/// Detection of one injected delay at one percentile.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectionLine {
+    /// System.
+    pub system: String,
+    /// Op.
+    pub op: String,
+    /// Percentile.
+    pub percentile: String,
+    /// The injected delay, percent of the op's own time.
+    pub injected_pct: f64,
+    /// Comparisons (the faulted run against each A/A run as the baseline).
+    pub comparisons: usize,
+    /// Of those, the ones that called a regression on this line.
+    pub detected: usize,
+    /// The detectable regression each comparison predicted for this line, median.
+    pub predicted_detectable_pct: Option<f64>,
+}
+
+/// The measured error rates.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorRates {
+    /// The A/A runs.
+    pub aa_runs: Vec<String>,
+    /// The faulted runs.
+    pub faulted_runs: Vec<String>,
+    /// The significance level the gate used.
+    pub alpha: f64,
+    /// How the A/A comparisons were formed.
+    pub method: String,
+    /// Ordered A/A pairs compared.
+    pub aa_comparisons: usize,
+    /// Of those, the ones with at least one regression (a failed build).
+    pub aa_failed: usize,
+    /// Gated lines over all A/A comparisons.
+    pub aa_gated_lines: usize,
+    /// Of those, the ones that called a regression.
+    pub aa_regression_lines: usize,
+    /// Per line.
+    pub false_alarms: Vec<FalseAlarmLine>,
+    /// Per injected delay and percentile.
+    pub detection: Vec<DetectionLine>,
+}
+
+impl ErrorRates {
+    /// False alarms per gated line (the per-comparison rate alpha bounds).
+    pub fn per_line_rate(&self) -> f64 {
+        self.aa_regression_lines as f64 / self.aa_gated_lines.max(1) as f64
+    }
+
+    /// Failed A/A builds per A/A comparison.
+    pub fn per_run_rate(&self) -> f64 {
+        self.aa_failed as f64 / self.aa_comparisons.max(1) as f64
+    }
+}
+
+/// Measures the rates: every ordered pair of distinct A/A runs is one A/A comparison;
+/// every faulted run is compared against every A/A run as the baseline.
+pub fn measure(
+    aa: &[NamedResults],
+    faulted: &[NamedResults],
+    overrides: &GateOverrides,
+) -> Result<ErrorRates, GateError> {
+    check_inputs(aa, faulted)?;
+    let mut rates = ErrorRates {
+        aa_runs: aa.iter().map(|(n, _)| n.clone()).collect(),
+        faulted_runs: faulted.iter().map(|(n, _)| n.clone()).collect(),
+        alpha: 0.0,
+        method: "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew); pairs share runs, so they are not independent".into(),
+        aa_comparisons: 0,
+        aa_failed: 0,
+        aa_gated_lines: 0,
+        aa_regression_lines: 0,
+        false_alarms: Vec::new(),
+        detection: Vec::new(),
+    };
+    let mut lines: BTreeMap<(String, String, String), FalseAlarmLine> = BTreeMap::new();
+    for (i, (bname, b)) in aa.iter().enumerate() {
+        for (j, (cname, c)) in aa.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let report = compare(b, bname, c, cname, overrides)?;
+            rates.alpha = report.config.alpha;
+            rates.aa_comparisons += 1;
+            rates.aa_failed += usize::from(report.regressions().next().is_some());
+            for c in gated(&report.comparisons) {
+                let line = lines
+                    .entry((c.system.clone(), c.op.clone(), c.percentile.clone()))
+                    .or_insert_with(|| FalseAlarmLine {
+                        system: c.system.clone(),
+                        op: c.op.clone(),
+                        percentile: c.percentile.clone(),
+                        gated: 0,
+                        regressions: 0,
+                    });
+                line.gated += 1;
+                rates.aa_gated_lines += 1;
+                if c.verdict == Verdict::Regression {
+                    line.regressions += 1;
+                    rates.aa_regression_lines += 1;
+                }
+            }
+        }
+    }
+    rates.false_alarms = lines.into_values().collect();
+    rates.detection = detection(aa, faulted, overrides)?;
+    Ok(rates)
+}
+
+fn gated(comparisons: &[Comparison]) -> impl Iterator<Item = &Comparison> {
+    comparisons
+        .iter()
+        .filter(|c| c.verdict != Verdict::TooFewSamples)
+}
+
+/// Every faulted run against every A/A run, per injected delay and percentile.
+fn detection(
+    aa: &[NamedResults],
+    faulted: &[NamedResults],
+    overrides: &GateOverrides,
+) -> Result<Vec<DetectionLine>, GateError> {
+    type Key = (String, String, String, u64);
+    let mut found: BTreeMap<Key, (DetectionLine, Vec<f64>)> = BTreeMap::new();
+    for (fname, f) in faulted {
+        for (bname, b) in aa {
+            let report = compare(b, bname, f, fname, overrides)?;
+            for delay in &f.injected_delays {
+                let injected = delay.percent.unwrap_or(0.0);
+                for c in report
+                    .comparisons
+                    .iter()
+                    .filter(|c| c.system == delay.system && c.op == delay.op)
+                {
+                    let key = (
+                        c.system.clone(),
+                        c.op.clone(),
+                        c.percentile.clone(),
+                        (injected * 1000.0) as u64,
+                    );
+                    let (line, predicted) = found.entry(key).or_insert_with(|| {
+                        (
+                            DetectionLine {
+                                system: c.system.clone(),
+                                op: c.op.clone(),
+                                percentile: c.percentile.clone(),
+                                injected_pct: injected,
+                                comparisons: 0,
+                                detected: 0,
+                                predicted_detectable_pct: None,
+                            },
+                            Vec::new(),
+                        )
+                    });
+                    line.comparisons += 1;
+                    line.detected += usize::from(c.verdict == Verdict::Regression);
+                    predicted.extend(c.detectable.percent());
+                }
+            }
+        }
+    }
+    Ok(found
+        .into_values()
+        .map(|(mut line, predicted)| {
+            line.predicted_detectable_pct =
+                (!predicted.is_empty()).then(|| super::stats::median(&predicted));
+            line
+        })
+        .collect())
+}
+
+/// Same scenario everywhere, at least two A/A runs, delays only where they belong.
+fn check_inputs(aa: &[NamedResults], faulted: &[NamedResults]) -> Result<(), GateError> {
+    if aa.len() < 2 {
+        return Err(gate_error(
+            "--aa",
+            "runs".into(),
+            format!(
+                "{} A/A run(s) given: false alarms need at least two runs of the same build (20 or more ordered pairs need 5 runs)",
+                aa.len()
+            ),
+        ));
+    }
+    let (first_name, first) = &aa[0];
+    for (name, r) in aa.iter().chain(faulted) {
+        if r.scenario.name != first.scenario.name || r.scenario.seed != first.scenario.seed {
+            return Err(gate_error(
+                name,
+                "scenario".into(),
+                format!(
+                    "scenario `{}` (seed {}) differs from {first_name}'s `{}` (seed {}): rates are measured on one scenario",
+                    r.scenario.name, r.scenario.seed, first.scenario.name, first.scenario.seed
+                ),
+            ));
+        }
+    }
+    if let Some((name, _)) = aa.iter().find(|(_, r)| !r.injected_delays.is_empty()) {
+        return Err(gate_error(
+            name,
+            "injected_delays".into(),
+            "this run has injected delays: give it with --faulted, not as an A/A run".into(),
+        ));
+    }
+    if let Some((name, _)) = faulted.iter().find(|(_, r)| r.injected_delays.is_empty()) {
+        return Err(gate_error(
+            name,
+            "injected_delays".into(),
+            "no delay was injected into this run (archbench run --fault SYSTEM.OP=+20%)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The rates as Markdown: the false-alarm summary, then the detection table.
+pub fn markdown(r: &ErrorRates) -> String {
+    let mut s = String::from("## archbench gate: measured error rates\n\n");
+    s.push_str(&format!(
+        "**False alarms** ({} A/A runs, {}): {} of {} gated lines called a regression ({:.2}% per line, alpha {}); {} of {} A/A comparisons would have failed the build ({:.0}% per run).\n\n",
+        r.aa_runs.len(),
+        escape_md(&r.method),
+        r.aa_regression_lines,
+        r.aa_gated_lines,
+        r.per_line_rate() * 100.0,
+        r.alpha,
+        r.aa_failed,
+        r.aa_comparisons,
+        r.per_run_rate() * 100.0
+    ));
+    let noisy: Vec<&FalseAlarmLine> = r
+        .false_alarms
+        .iter()
+        .filter(|l| l.regressions > 0)
+        .collect();
+    if !noisy.is_empty() {
+        s.push_str("| system | op | percentile | false alarms |\n|---|---|---|---:|\n");
+        for l in noisy {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} of {} |\n",
+                escape_md(&l.system),
+                escape_md(&l.op),
+                l.percentile,
+                l.regressions,
+                l.gated
+            ));
+        }
+        s.push('\n');
+    }
+    if r.detection.is_empty() {
+        return s;
+    }
+    s.push_str(&format!(
+        "**Detection** ({} faulted runs, each against every A/A run as the baseline): the share of comparisons that called the injected delay a regression, and the detectable regression the gate predicted for that line (median over the comparisons).\n\n",
+        r.faulted_runs.len()
+    ));
+    s.push_str(&detection_table(&r.detection));
+    s
+}
+
+/// One row per system, op and percentile; one column pair per injected size.
+fn detection_table(lines: &[DetectionLine]) -> String {
+    let mut sizes: Vec<f64> = lines.iter().map(|l| l.injected_pct).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let mut s = String::from("| system | op | percentile |");
+    for size in &sizes {
+        s.push_str(&format!(" +{size:.0}% |"));
+    }
+    s.push_str(" predicted detectable |\n|---|---|---|");
+    s.push_str(&"---:|".repeat(sizes.len() + 1));
+    s.push('\n');
+    let mut rows: BTreeMap<(&str, &str, &str), Vec<&DetectionLine>> = BTreeMap::new();
+    for l in lines {
+        rows.entry((&l.system, &l.op, &l.percentile))
+            .or_default()
+            .push(l);
+    }
+    for ((system, op, percentile), cells) in rows {
+        s.push_str(&format!(
+            "| {} | {} | {percentile} |",
+            escape_md(system),
+            escape_md(op)
+        ));
+        for size in &sizes {
+            match cells.iter().find(|l| l.injected_pct == *size) {
+                Some(l) => s.push_str(&format!(
+                    " {:.0}% ({}/{}) |",
+                    l.detected as f64 * 100.0 / l.comparisons.max(1) as f64,
+                    l.detected,
+                    l.comparisons
+                )),
+                None => s.push_str(" – |"),
+            }
+        }
+        let predicted: Vec<f64> = cells
+            .iter()
+            .filter_map(|l| l.predicted_detectable_pct)
+            .collect();
+        if predicted.is_empty() {
+            s.push_str(" – |\n");
+        } else {
+            s.push_str(&format!(" ≥ {:.0}% |\n", super::stats::median(&predicted)));
+        }
+    }
+    s
+}
