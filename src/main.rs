@@ -32,6 +32,44 @@ enum Command {
         #[command(subcommand)]
         command: StoresCommand,
     },
+    /// The highest open-model rate each system sustains within the scenario's [slo]
+    /// (each op's p99 and the failed share): a doubling ramp, then bisection; writes
+    /// DIR/capacity.json.
+    Capacity {
+        /// Scenario file with `[slo] p99_ms` and `max_error_rate`.
+        scenario: PathBuf,
+        /// Systems to search, comma-separated (default: the scenario's).
+        #[arg(long)]
+        systems: Option<String>,
+        #[command(flatten)]
+        stores: StoreArgs,
+        #[command(flatten)]
+        rig: RigArgs,
+        /// Output directory.
+        #[arg(long, default_value = "reports/out/capacity")]
+        out: PathBuf,
+        /// Length of each measured step.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        step: std::time::Duration,
+        /// Unrecorded warm-up before each step, at its rate.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        warmup: std::time::Duration,
+        /// First rate tried, ops/s.
+        #[arg(long, default_value_t = 25.0)]
+        start_rate: f64,
+        /// Highest rate tried, ops/s.
+        #[arg(long, default_value_t = 50_000.0)]
+        max_rate: f64,
+        /// Stop bisecting when the failing rate is within this factor of the passing one.
+        #[arg(long, default_value_t = 1.1)]
+        precision: f64,
+        /// At most this many steps per system.
+        #[arg(long, default_value_t = 16)]
+        max_steps: usize,
+        /// Cost model whose peak-to-average turns the sustainable rate into users.
+        #[arg(long, default_value = "deployments/decision-doc.toml")]
+        model: PathBuf,
+    },
     /// Run a scenario against the systems and write DIR/results.json.
     Run {
         /// Scenario file (scenarios/*.toml).
@@ -56,21 +94,8 @@ enum Command {
         /// first measured phase of each system.
         #[arg(long = "fault-at", value_parser = Fault::parse)]
         fault_at: Vec<Fault>,
-        /// Network profile between the systems and the stores (deployments/networks.toml):
-        /// loopback, same-region, cross-cloud. Played by a userspace delay proxy.
-        #[arg(long)]
-        network: Option<String>,
-        /// Network profiles file.
-        #[arg(long, default_value = archbench::rig::network::NETWORKS_FILE)]
-        networks: PathBuf,
-        /// Instance profile PostgreSQL runs under (deployments/instances.toml): 0.25cu,
-        /// 1cu, 2cu, 4cu. A cgroup with the size's CPU quota and memory limit (page
-        /// cache included) around the local server, and the size's settings.
-        #[arg(long)]
-        instance: Option<String>,
-        /// Instance profiles file.
-        #[arg(long, default_value = archbench::rig::instance::INSTANCES_FILE)]
-        instances: PathBuf,
+        #[command(flatten)]
+        rig: RigArgs,
         /// Do not write the approval report after the run.
         #[arg(long)]
         no_report: bool,
@@ -257,6 +282,39 @@ impl StoreArgs {
     }
 }
 
+/// What the stores run under: the network and the instance size.
+#[derive(Args)]
+struct RigArgs {
+    /// Network profile between the systems and the stores (deployments/networks.toml):
+    /// loopback, same-region, cross-cloud. Played by a userspace delay proxy.
+    #[arg(long)]
+    network: Option<String>,
+    /// Network profiles file.
+    #[arg(long, default_value = archbench::rig::network::NETWORKS_FILE)]
+    networks: PathBuf,
+    /// Instance profile PostgreSQL runs under (deployments/instances.toml): 0.25cu,
+    /// 1cu, 2cu, 4cu. A cgroup with the size's CPU quota and memory limit (page
+    /// cache included) around the local server, and the size's settings.
+    #[arg(long)]
+    instance: Option<String>,
+    /// Instance profiles file.
+    #[arg(long, default_value = archbench::rig::instance::INSTANCES_FILE)]
+    instances: PathBuf,
+}
+
+impl RigArgs {
+    /// The profiles named by the flags, else by the scenario's `[network]` and
+    /// `[instance]` (the flags win).
+    fn apply(self, options: &mut archbench::run::RunOptions) -> anyhow::Result<()> {
+        let named = archbench::scenario::load(&options.scenario)?;
+        let network = self.network.or(named.network);
+        let instance = self.instance.or(named.instance);
+        options.network = cli::network_profile(network.as_deref(), &self.networks)?;
+        options.instance = cli::instance_profile(instance.as_deref(), &self.instances)?;
+        Ok(())
+    }
+}
+
 /// Resource ceilings of a run, beyond what the machine has.
 #[derive(Args)]
 struct LimitArgs {
@@ -322,10 +380,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             repeat,
             faults,
             fault_at,
-            network,
-            networks,
-            instance,
-            instances,
+            rig,
             no_report,
             dry_run,
             limits,
@@ -340,18 +395,46 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 limits.limits(),
             );
             options.fault_at = fault_at;
-            // The flags win over the scenario's `[network]` and `[instance]`.
-            let named = archbench::scenario::load(&options.scenario)?;
-            let network = network.or(named.network);
-            let instance = instance.or(named.instance);
-            options.network = cli::network_profile(network.as_deref(), &networks)?;
-            options.instance = cli::instance_profile(instance.as_deref(), &instances)?;
+            rig.apply(&mut options)?;
             let after = cli::run::AfterRun {
                 dry_run,
                 no_report,
                 report: report.inputs(PathBuf::new()),
             };
             cli::run::run(options, after, out).await
+        }
+        Command::Capacity {
+            scenario,
+            systems,
+            stores,
+            rig,
+            out: folder,
+            step,
+            warmup,
+            start_rate,
+            max_rate,
+            precision,
+            max_steps,
+            model,
+        } => {
+            let mut run = stores.choice().run_options(
+                scenario,
+                systems.as_deref(),
+                folder,
+                1,
+                Vec::new(),
+                Default::default(),
+            );
+            rig.apply(&mut run)?;
+            let search = cli::capacity::search(start_rate, max_rate, precision, max_steps)?;
+            let options = archbench::run::capacity::CapacityOptions {
+                run,
+                search,
+                step,
+                warmup,
+                model: Some(model),
+            };
+            cli::capacity::capacity(options, out).await
         }
         Command::Report {
             results,

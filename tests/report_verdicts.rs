@@ -69,3 +69,63 @@ fn verdicts_follow_their_evidence_and_the_approver_decides() {
         "the criteria item is not pre-ticked"
     );
 }
+
+/// A run measured under a network profile is judged on what it measured: the latency
+/// claim's evidence is `measured`, its value names the profile, and the round-trip
+/// estimate is kept as a cross-check. (The example's results with a `same-region`
+/// network recorded: the verdict reads the profile from results, not the run.)
+#[test]
+fn latency_under_a_network_profile_is_measured_not_estimated() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let mut results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("reports/example/results.json")).unwrap())
+            .unwrap();
+    let profile = archbench::rig::network::Networks::load(&root.join("deployments/networks.toml"))
+        .unwrap()
+        .get("same-region")
+        .unwrap()
+        .clone();
+    results["environment"]["network"] = serde_json::json!({
+        "profile": profile,
+        "proxy_overhead": { "postgres": { "chunks": 10, "p50_us": 60, "p99_us": 180 } },
+    });
+    let path = out.path().join("results.json");
+    std::fs::write(&path, serde_json::to_vec(&results).unwrap()).unwrap();
+    for hlog in ["v02.hlog", "v03.hlog"] {
+        std::fs::copy(
+            root.join("reports/example").join(hlog),
+            out.path().join(hlog),
+        )
+        .unwrap();
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_archbench"))
+        .current_dir(root)
+        .arg("report")
+        .arg(&path)
+        .arg("--out")
+        .arg(out.path().join("report"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report/report.json")).unwrap())
+            .unwrap();
+    let claims = json["evaluation"]["claims"].as_array().unwrap();
+    let latency = claims
+        .iter()
+        .find(|c| c["id"] == "latency")
+        .expect("a latency claim");
+    assert_eq!(latency["evidence"], "measured", "{latency}");
+    assert!(["confirmed", "refuted"].contains(&latency["outcome"].as_str().unwrap()));
+    let value = latency["value"].as_str().unwrap();
+    assert!(
+        value.contains("measured under network `same-region`"),
+        "{value}"
+    );
+    assert!(value.contains("cross-check"), "{value}");
+    assert!(
+        latency["reason"].as_str().unwrap().contains("180 µs"),
+        "{latency}"
+    );
+}

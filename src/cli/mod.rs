@@ -2,6 +2,7 @@
 //! parses the command line into these calls and maps their errors to exit codes with
 //! [`exit_code`].
 
+pub mod capacity;
 pub mod exit;
 pub mod gate;
 pub mod merge;

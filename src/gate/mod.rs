@@ -307,6 +307,7 @@ pub fn compare(
     } else {
         "no repetitions on both sides (run with --repeat N): falling back to a percentage threshold on the aggregate values".into()
     };
+    let method_note = format!("{method_note}{}", steal_warning(b, c));
     let blocked = (!c.complete).then(|| {
         format!(
             "{cname} is marked incomplete ({}); an incomplete run never passes",
@@ -323,6 +324,24 @@ pub fn compare(
         blocked,
         error_budget: error_budget(c),
     })
+}
+
+/// Said when the hypervisor took a noticeable share of the CPU in either run: the
+/// repetitions then underestimate how much runs at different times differ.
+fn steal_warning(baseline: &Results, current: &Results) -> String {
+    let (b, c) = (
+        baseline.environment.cpu_steal_share,
+        current.environment.cpu_steal_share,
+    );
+    if ![b, c].iter().flatten().any(|s| *s > 0.02) {
+        return String::new();
+    }
+    let show = |s: Option<f64>| s.map_or("not recorded".into(), |s| format!("{:.1}%", s * 100.0));
+    format!(
+        "; ⚠ CPU steal (the hypervisor's share of this machine's CPU): baseline {}, current {} — on such a host runs at different times differ by more than their repetitions show, so a regression may be the host's (measured: `scripts/gate-power`)",
+        show(b),
+        show(c)
+    )
 }
 
 fn gate_error(file: &str, field: String, message: String) -> GateError {

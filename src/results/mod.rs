@@ -147,6 +147,11 @@ pub struct Environment {
     /// limits read back from its cgroup and the server's usage; absent: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<crate::rig::instance::InstanceInfo>,
+    /// The share of the machine's CPU time the hypervisor gave to other guests during
+    /// the run (`/proc/stat` steal): where it is high, runs at different times differ
+    /// by more than their repetitions show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_steal_share: Option<f64>,
 }
 
 /// The machine.

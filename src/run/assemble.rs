@@ -17,6 +17,9 @@ use crate::rig::network::NetworkInfo;
 use crate::scenario::{Scenario, Workload};
 use crate::stores::{Stores, health};
 
+/// CPU steal above this share is noted in the results.
+const STEAL_NOTED: f64 = 0.02;
+
 /// What the run knows about itself besides the measurements.
 pub(super) struct RunFacts {
     /// When the run started.
@@ -27,6 +30,8 @@ pub(super) struct RunFacts {
     pub network: Option<NetworkInfo>,
     /// The instance PostgreSQL ran on, with the limits read back from its cgroup.
     pub instance: Option<InstanceInfo>,
+    /// CPU time stolen by the hypervisor over the run, a share.
+    pub cpu_steal_share: Option<f64>,
 }
 
 /// Builds the results and writes `results.json` into the output folder.
@@ -66,6 +71,12 @@ pub(super) async fn assemble(
             }
         }
     }
+    if let Some(steal) = facts.cpu_steal_share.filter(|s| *s > STEAL_NOTED) {
+        notes.push(format!(
+            "the hypervisor took {:.1}% of this machine's CPU time during the run (/proc/stat steal): its figures carry the host's load, and runs at other times may differ by more than the repetitions show",
+            steal * 100.0
+        ));
+    }
     for f in &options.faults {
         notes.push(format!("fault injected: {}", f.describe()));
     }
@@ -97,7 +108,7 @@ pub(super) async fn assemble(
             gate: scenario.gate.clone(),
             slo: scenario.slo,
         },
-        environment: environment(stores_info, facts.revision, facts.network, facts.instance),
+        environment: environment(stores_info, &facts),
         phases: scenario.phases.iter().map(phase_info).collect(),
         repeat: options.repeat,
         systems: measured.systems,
@@ -137,12 +148,7 @@ async fn stores_info(stores: &Stores, notes: &mut Vec<String>) -> StoresInfo {
     }
 }
 
-fn environment(
-    stores: Option<StoresInfo>,
-    git_revision: Option<String>,
-    network: Option<NetworkInfo>,
-    instance: Option<InstanceInfo>,
-) -> Environment {
+fn environment(stores: Option<StoresInfo>, facts: &RunFacts) -> Environment {
     let read = |p: &str| {
         std::fs::read_to_string(p)
             .map(|s| s.trim().to_string())
@@ -150,7 +156,7 @@ fn environment(
     };
     let memory_bytes = super::machine::total_memory().unwrap_or(0);
     Environment {
-        git_revision,
+        git_revision: facts.revision.clone(),
         archbench_version: env!("CARGO_PKG_VERSION").into(),
         machine: Machine {
             hostname: read("/proc/sys/kernel/hostname"),
@@ -160,8 +166,9 @@ fn environment(
         },
         stores,
         peak_rss_bytes: super::machine::peak_rss(),
-        network,
-        instance,
+        network: facts.network.clone(),
+        instance: facts.instance.clone(),
+        cpu_steal_share: facts.cpu_steal_share,
     }
 }
 

@@ -1,5 +1,6 @@
 //! What this machine has: memory (`/proc/meminfo`), this process's peak memory
-//! (`/proc/self/status`) and free disk (`statvfs`).
+//! (`/proc/self/status`), free disk (`statvfs`) and the CPU time the hypervisor took
+//! (`/proc/stat`'s steal).
 
 use std::path::Path;
 
@@ -38,9 +39,56 @@ pub(super) fn free_disk(dir: &Path) -> Option<u64> {
     (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
+/// The machine's CPU time so far, all CPUs, in clock ticks: the total and the part
+/// the hypervisor gave to other guests (steal).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct CpuTimes {
+    steal: u64,
+    total: u64,
+}
+
+impl CpuTimes {
+    /// Now, from the first line of `/proc/stat`.
+    pub(super) fn now() -> Option<Self> {
+        Self::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    fn parse(stat: &str) -> Option<Self> {
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        // user nice system idle iowait irq softirq steal guest guest_nice; guest time
+        // is already counted in user and nice.
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .take(8)
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        (fields.len() == 8).then(|| Self {
+            steal: fields[7],
+            total: fields.iter().sum(),
+        })
+    }
+
+    /// The share of CPU time stolen between `self` and `later`.
+    pub(super) fn steal_share_until(&self, later: &CpuTimes) -> Option<f64> {
+        let total = later.total.checked_sub(self.total)?;
+        (total > 0).then(|| later.steal.saturating_sub(self.steal) as f64 / total as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steal_is_read_from_the_eighth_field() {
+        let a = CpuTimes::parse("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 1 2 3\n").unwrap();
+        let b = CpuTimes::parse("cpu  200 0 100 1550 20 0 10 120 0 0\n").unwrap();
+        assert_eq!(a.steal, 35);
+        // 1000 ticks later, 85 of them stolen.
+        assert!((a.steal_share_until(&b).unwrap() - 0.085).abs() < 1e-9);
+        assert!(CpuTimes::now().is_some());
+        assert_eq!(CpuTimes::parse("intr 1 2"), None);
+    }
 
     #[test]
     fn this_machine_answers() {

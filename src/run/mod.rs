@@ -5,6 +5,7 @@
 //! still writes the results, marked incomplete.
 
 mod assemble;
+pub mod capacity;
 mod connect;
 mod estimate;
 mod faults;
@@ -146,15 +147,7 @@ async fn run_scenario(
     started.instance = confined.clone();
     let stores = if needs_stores {
         writeln!(out, "starting stores ({})", options.stores)?;
-        let mut provision_options = options.provision.clone();
-        if let Some(c) = &confined {
-            writeln!(out, "confining PostgreSQL: {}", c.confinement().describe)?;
-            provision_options.local.confine = Some(c.confinement());
-            provision_options
-                .local
-                .pg_settings
-                .extend(c.postgres_settings());
-        }
+        let provision_options = provision_options(&options, confined.as_deref(), out)?;
         let provision = stores::provision(options.stores, &provision_options);
         match watch.unless_signalled(provision).await {
             Some(s) => Some(unconfined_refused(s?, confined.is_some()).await?),
@@ -222,6 +215,21 @@ fn confine(
     Ok(Some(Arc::new(Confined::start(profile, &scenario.name)?)))
 }
 
+/// The store settings with the instance's cgroup and PostgreSQL settings, if any.
+fn provision_options(
+    options: &RunOptions,
+    confined: Option<&Confined>,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<ProvisionOptions> {
+    let mut provision = options.provision.clone();
+    if let Some(c) = confined {
+        writeln!(out, "confining PostgreSQL: {}", c.confinement().describe)?;
+        provision.local.confine = Some(c.confinement());
+        provision.local.pg_settings.extend(c.postgres_settings());
+    }
+    Ok(provision)
+}
+
 /// Stores `auto` chose other than local cannot run under an instance profile: never
 /// run unlimited when a limit was asked for.
 async fn unconfined_refused(stores: Stores, confined: bool) -> anyhow::Result<Stores> {
@@ -273,6 +281,7 @@ struct Started {
     revision: Option<String>,
     network: Option<Arc<Network>>,
     instance: Option<Arc<Confined>>,
+    cpu: Option<machine::CpuTimes>,
 }
 
 impl Started {
@@ -285,6 +294,7 @@ impl Started {
                 .filter(|p| !p.is_loopback())
                 .map(|p| Network::new(p.clone())),
             instance: None,
+            cpu: machine::CpuTimes::now(),
         }
     }
 }
@@ -368,6 +378,10 @@ async fn write_results(
         revision: started.revision,
         network: started.network.map(|n| n.info()),
         instance: started.instance.map(|c| c.info()),
+        cpu_steal_share: started
+            .cpu
+            .zip(machine::CpuTimes::now())
+            .and_then(|(a, b)| a.steal_share_until(&b)),
     };
     let (results_path, results) =
         assemble::assemble(options, scenario, measured, stores, facts).await?;

@@ -85,7 +85,24 @@ pub(super) fn validate_slo(raw: Option<&Spanned<RawSlo>>) -> Result<Option<Slo>,
             ),
         ));
     }
+    let p99_ms = match &slo.get_ref().p99_ms {
+        None => None,
+        Some(p) if p.get_ref().is_finite() && *p.get_ref() > 0.0 && *p.get_ref() <= 3_600_000.0 => {
+            Some(*p.get_ref())
+        }
+        Some(p) => {
+            return Err(problem(
+                p,
+                "slo.p99_ms",
+                format!(
+                    "must be a latency in ms, > 0 and at most an hour, got {}",
+                    p.get_ref()
+                ),
+            ));
+        }
+    };
     Ok(Some(Slo {
         max_error_rate: *rate.get_ref(),
+        p99_ms,
     }))
 }

@@ -139,6 +139,10 @@ pub struct Scenario {
 pub struct Slo {
     /// Failed ops over measured ops, per system: 0.01 is 1%.
     pub max_error_rate: f64,
+    /// Each op's 99th percentile of latency must stay at or below this, ms: what
+    /// `archbench capacity` holds each step to (the gate does not use it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
 }
 
 /// The event-log growth probe: synthetic events of more users are added to each

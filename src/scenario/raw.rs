@@ -64,6 +64,8 @@ pub(crate) struct RawFault {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSlo {
     pub(super) max_error_rate: Spanned<f64>,
+    #[serde(default)]
+    pub(super) p99_ms: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -324,13 +324,17 @@ fn current_cost_needs(context: &Context, current: Usd) -> String {
     }
 }
 
-/// Typical-op latency before and after, on the production estimate.
+/// Typical-op latency before and after: measured under a network profile when the run
+/// had one, else on the production estimate.
 fn latency(context: &Context, mut out: Verdict, lat: &[LatencyEstimate]) -> Verdict {
     let d = &context.targets.document;
     let w = |i: usize| lat.iter().map(|e| e.weight * e.estimate_ms[i]).sum::<f64>();
     let m = |i: usize| lat.iter().map(|e| e.weight * e.measured_ms[i]).sum::<f64>();
     if lat.is_empty() {
         return not_measured(out, "no per-op latency for both systems");
+    }
+    if let Some(network) = super::latency::network_played(context) {
+        return super::latency::measured_under_network(context, network, out, lat);
     }
     let (ea, eb) = (w(0), w(1));
     let (ma, mb) = (m(0), m(1));
