@@ -245,7 +245,8 @@ impl Drop for Cgroup {
     }
 }
 
-/// Removes archbench's cgroups that no process is in any more (left by a killed run).
+/// Removes archbench's cgroups that no process is in any more and whose maker has
+/// exited (left by a killed run).
 pub fn remove_stale() {
     for hierarchy in ["memory", "cpu", "cpuacct", ""] {
         let parent = Path::new(ROOT).join(hierarchy).join(PARENT);
@@ -253,7 +254,14 @@ pub fn remove_stale() {
             continue;
         };
         for entry in entries.flatten() {
-            if entry.path().is_dir() {
+            // Named `NAME-PID` by the archbench that made it: while that process lives
+            // the cgroup is its own, even before its server joined it.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner_alive = name
+                .rsplit_once('-')
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if entry.path().is_dir() && !owner_alive {
                 // Fails while a process is in it: then it is not stale.
                 let _ = std::fs::remove_dir(entry.path());
             }
