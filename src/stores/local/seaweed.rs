@@ -92,7 +92,11 @@ pub async fn start(
             let tail = log_tail(&log, 20);
             return Err(StoreError::ProcessStart {
                 store: "SeaweedFS".into(),
-                reason: if tail.contains("is not available") {
+                // "is not available": a port weed checked first; "address already in
+                // use": one it bound late (the filer's gRPC port) and lost meanwhile.
+                reason: if tail.contains("is not available")
+                    || tail.contains("address already in use")
+                {
                     format!("{exit}{PORT_TAKEN}")
                 } else {
                     exit
