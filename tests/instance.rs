@@ -151,9 +151,10 @@ async fn the_memory_limit_binds_page_cache_included() {
     );
     assert!(under_limit.table_bytes > 2 * (256 << 20));
     // Under the limit much of the table comes from disk again: it cannot stay cached
-    // (not all of it: the kernel keeps part of a twice-read file on its active list).
+    // (not all of it: the kernel keeps part of a twice-read file on its active list;
+    // 180-248 MiB of 600 seen, against 0 without the limit).
     assert!(
-        under_limit.disk_bytes as f64 > 0.3 * under_limit.table_bytes as f64,
+        under_limit.disk_bytes as f64 > 0.2 * under_limit.table_bytes as f64,
         "limited: {} bytes from disk of {}",
         under_limit.disk_bytes,
         under_limit.table_bytes
