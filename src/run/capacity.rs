@@ -150,14 +150,7 @@ pub async fn capacity(
                 run.scenario.display()
             ))
         })?;
-    let names = run
-        .systems
-        .clone()
-        .unwrap_or_else(|| scenario.systems.clone());
-    let kinds: Vec<(String, SystemKind)> = names
-        .iter()
-        .map(|n| SystemKind::parse(n).map(|k| (n.clone(), k)))
-        .collect::<Result<_, _>>()?;
+    let kinds = super::system_kinds(run, &scenario)?;
     let needs_stores = kinds.iter().any(|(_, k)| k.uses_stores());
     let watch = ShutdownWatch::install();
     let confined = confine(run, &scenario, needs_stores)?;

@@ -117,14 +117,8 @@ async fn run_scenario(
 ) -> anyhow::Result<RunSummary> {
     faults::check_fault_at(&scenario, &options.fault_at)?;
     scenario.faults.extend(options.fault_at.iter().copied());
-    let names = options
-        .systems
-        .clone()
-        .unwrap_or_else(|| scenario.systems.clone());
-    let kinds: Vec<(String, SystemKind)> = names
-        .iter()
-        .map(|n| SystemKind::parse(n).map(|k| (n.clone(), k)))
-        .collect::<Result<_, _>>()?;
+    let kinds = system_kinds(&options, &scenario)?;
+    let names: Vec<String> = kinds.iter().map(|(n, _)| n.clone()).collect();
     if let Some(f) = options.faults.iter().find(|f| !names.contains(&f.system)) {
         return Err(OptionError(format!(
             "--fault {}: no system `{}` in this run ({})",
@@ -189,6 +183,21 @@ async fn run_scenario(
     // The cgroup goes once its server has stopped.
     drop(confined);
     result
+}
+
+/// The systems the run names (`--systems`, else the scenario's), parsed.
+fn system_kinds(
+    options: &RunOptions,
+    scenario: &Scenario,
+) -> anyhow::Result<Vec<(String, SystemKind)>> {
+    let names = options
+        .systems
+        .clone()
+        .unwrap_or_else(|| scenario.systems.clone());
+    Ok(names
+        .into_iter()
+        .map(|n| SystemKind::parse(&n).map(|k| (n, k)))
+        .collect::<Result<_, _>>()?)
 }
 
 /// The instance's cgroup, made before the stores start: only local stores can be
