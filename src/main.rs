@@ -69,6 +69,10 @@ enum Command {
         /// Cost model whose peak-to-average turns the sustainable rate into users.
         #[arg(long, default_value = "deployments/decision-doc.toml")]
         model: PathBuf,
+        /// Scale sweep: search at each of these dataset sizes (entities, comma-separated,
+        /// e.g. 10000,100000), each on fresh stores; writes capacity-<entities>.json.
+        #[arg(long, value_delimiter = ',')]
+        sweep: Vec<u64>,
     },
     /// Run a scenario against the systems and write DIR/results.json.
     Run {
@@ -351,6 +355,11 @@ struct ReportArgs {
     /// deployments/actuals-example.toml): the model is calibrated against it.
     #[arg(long)]
     actuals: Option<PathBuf>,
+    /// capacity.json files from `archbench capacity` (repeat, or one sweep's files):
+    /// compute is sized from the measured capacity per vCPU, and the scalability claim
+    /// is projected from the dataset sizes they cover.
+    #[arg(long)]
+    capacity: Vec<PathBuf>,
 }
 
 impl ReportArgs {
@@ -361,6 +370,7 @@ impl ReportArgs {
             model: self.model,
             targets: self.targets,
             actuals: self.actuals,
+            capacity: self.capacity,
         }
     }
 }
@@ -416,6 +426,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             precision,
             max_steps,
             model,
+            sweep,
         } => {
             let mut run = stores.choice().run_options(
                 scenario,
@@ -427,12 +438,14 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             );
             rig.apply(&mut run)?;
             let search = cli::capacity::search(start_rate, max_rate, precision, max_steps)?;
+            let sweep = cli::capacity::sweep(sweep)?;
             let options = archbench::run::capacity::CapacityOptions {
                 run,
                 search,
                 step,
                 warmup,
                 model: Some(model),
+                sweep,
             };
             cli::capacity::capacity(options, out).await
         }

@@ -128,3 +128,65 @@ fn capacity_without_a_p99_slo_or_with_bad_settings_exits_2() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("slo.p99_ms"), "{err}");
 }
+
+#[test]
+fn a_scale_sweep_searches_each_size_on_its_own_seed_and_writes_a_file_per_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(dir.path(), SCENARIO);
+    let out = dir.path().join("sweep");
+    let o = common::archbench()
+        .arg("capacity")
+        .arg(&scenario)
+        .args([
+            "--sweep",
+            "40,10",
+            "--step",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--start-rate",
+            "400",
+            "--max-steps",
+            "3",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for entities in [10, 40] {
+        let file = out.join(format!("capacity-{entities}.json"));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(report["seeded_entities"], entities, "{}", file.display());
+        assert_eq!(report["systems"][0]["steps"].as_array().unwrap().len(), 3);
+    }
+    // Smallest size first, then the table across sizes.
+    let (ten, forty) = (
+        stdout.find("scale sweep: 10 entities").unwrap(),
+        stdout.find("scale sweep: 40 entities").unwrap(),
+    );
+    assert!(ten < forty, "{stdout}");
+    assert!(stdout.contains("## Scale sweep"), "{stdout}");
+
+    for (sizes, says) in [
+        ("10", "at least two sizes"),
+        ("5,100", "from 10 to 10,000,000"),
+    ] {
+        let o = common::archbench()
+            .arg("capacity")
+            .arg(&scenario)
+            .args(["--sweep", sizes])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{sizes}: {err}");
+        assert!(err.contains(says), "{err}");
+    }
+}

@@ -3,7 +3,8 @@
 
 use super::exit::UsageError;
 use crate::probes::capacity::Search;
-use crate::run::capacity::{CapacityOptions, capacity as search_capacity, markdown};
+use crate::probes::capacity_file::{markdown, sweep_markdown};
+use crate::run::capacity::{CapacityOptions, capacity as search_capacity};
 
 /// The search's settings, or a usage error naming the flag.
 pub fn search(
@@ -40,15 +41,40 @@ pub fn search(
     })
 }
 
-/// Runs the search, prints the table and where capacity.json is.
+/// The sweep's sizes: at least two distinct sizes, each from 10 to 10M entities.
+pub fn sweep(sizes: Vec<u64>) -> Result<Vec<u64>, UsageError> {
+    if let Some(bad) = sizes.iter().find(|n| !(10..=10_000_000).contains(*n)) {
+        return Err(UsageError(format!(
+            "--sweep: each size is a number of entities from 10 to 10,000,000, got {bad}"
+        )));
+    }
+    let mut distinct = sizes.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() == 1 {
+        return Err(UsageError(format!(
+            "--sweep: a sweep needs at least two sizes, got only {}; for one size, set the scenario's [seeding] instead",
+            distinct[0]
+        )));
+    }
+    Ok(distinct)
+}
+
+/// Runs the search, prints the tables and where the capacity files are.
 pub async fn capacity(
     options: CapacityOptions,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<()> {
-    let (path, report) = search_capacity(options, out).await?;
-    writeln!(out, "{}", markdown(&report))?;
-    writeln!(out, "capacity: {}", path.display())?;
-    if !report.complete {
+    let written = search_capacity(options, out).await?;
+    for (path, report) in &written {
+        writeln!(out, "{}", markdown(report))?;
+        writeln!(out, "capacity: {}", path.display())?;
+    }
+    let reports: Vec<_> = written.into_iter().map(|(_, r)| r).collect();
+    if reports.len() > 1 {
+        writeln!(out, "{}", sweep_markdown(&reports))?;
+    }
+    if reports.iter().any(|r| !r.complete) {
         return Err(crate::shutdown::Interrupted.into());
     }
     Ok(())

@@ -19,7 +19,9 @@ pub use profiles::{
     VectorHost, WorkflowPlan,
 };
 pub use projection::{CostLine, CostReport, Projection, project};
-pub use usage::{MonthlyUsage, UnitUsage, UserBehaviour, monthly_usage};
+pub use usage::{
+    ComputeSizing, MeasuredCapacity, MonthlyUsage, UnitUsage, UserBehaviour, monthly_usage,
+};
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
@@ -56,15 +58,7 @@ impl fmt::Display for Usd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.0;
         if v.abs() >= 100.0 {
-            let whole = v.abs().round() as u64;
-            let s = whole.to_string();
-            let mut out = String::new();
-            for (i, c) in s.chars().enumerate() {
-                if i > 0 && (s.len() - i).is_multiple_of(3) {
-                    out.push(',');
-                }
-                out.push(c);
-            }
+            let out = crate::numbers::thousands(v.abs().round() as u64);
             write!(f, "{}${out}", if v < 0.0 { "-" } else { "" })
         } else {
             write!(f, "{}${:.2}", if v < 0.0 { "-" } else { "" }, v.abs())

@@ -13,8 +13,9 @@ use super::profiles::{
     Assumptions, CostModel, Deployment, EventHost, ModelError, ObjectHost, PostgresHost,
     VectorHost, WorkflowPlan,
 };
-use super::usage::{MonthlyUsage, UnitUsage, UserBehaviour, monthly_usage};
+use super::usage::{MeasuredCapacity, MonthlyUsage, UnitUsage, UserBehaviour, monthly_usage};
 use crate::arch::{V02_NAME, V03_NAME};
+use crate::probes::capacity_file::CapacityReport;
 use crate::results::Results;
 
 /// One priced (or unpriced) line of a monthly bill.
@@ -315,20 +316,33 @@ pub struct CostReport {
 }
 
 impl CostReport {
-    /// Projects every deployment whose system is in the results.
+    /// Projects every deployment whose system is in the results, compute sized
+    /// linearly from database time.
     pub fn build(
         results: &Results,
         results_path: &str,
         model: &CostModel,
         prices: &dyn PriceSource,
     ) -> Result<CostReport, ModelError> {
+        Self::build_sized(results, results_path, model, prices, &[])
+    }
+
+    /// Projects every deployment whose system is in the results; compute is sized
+    /// from the capacity measured in `capacity` where it holds the system, else
+    /// linearly from database time (both figures are kept).
+    pub fn build_sized(
+        results: &Results,
+        results_path: &str,
+        model: &CostModel,
+        prices: &dyn PriceSource,
+        capacity: &[CapacityReport],
+    ) -> Result<CostReport, ModelError> {
         let behaviour = UserBehaviour::from_results(results, results_path)?;
         let mut unit_usage = BTreeMap::new();
         for (name, s) in &results.systems {
-            unit_usage.insert(
-                name.clone(),
-                UnitUsage::from_system(s, results.scenario.seeded_entities),
-            );
+            let mut unit = UnitUsage::from_system(s, results.scenario.seeded_entities);
+            unit.capacity = MeasuredCapacity::choose(name, capacity);
+            unit_usage.insert(name.clone(), unit);
         }
         let mut projections = Vec::new();
         for d in &model.deployments {

@@ -45,6 +45,7 @@ fn unit() -> UnitUsage {
         object_bytes_per_write: Some(10_250.0),
         mean_body_bytes: Some(10_000.0),
         stored_per_logical_byte: Some((2.0, 1.0)),
+        capacity: None,
     }
 }
 
@@ -189,6 +190,36 @@ fn tiger_picks_the_smallest_size_that_holds_the_peak() {
     let p = project(&d, &u, &a, &c).unwrap();
     let l = compute_line(&p);
     assert_eq!(l.price_id, "tiger.compute.2cpu");
+}
+
+#[test]
+fn a_measured_capacity_sizes_compute_instead_of_db_time() {
+    let (mut a, c) = (assumptions(), catalogue());
+    a.min_db_vcpu = 0.0;
+    let mut unit = unit();
+    // 16M ops a month = 6.17 ops/s on average, 18.5 at a peak of 3×; at 4 ops/s per
+    // vCPU measured at the SLO that is 4.63 vCPU — the 0.5 target utilisation of the
+    // linear sizing is not applied: the SLO is the headroom.
+    unit.capacity = Some(MeasuredCapacity {
+        ops_per_s_per_vcpu: 4.0,
+        source: "test".into(),
+    });
+    let u = monthly_usage(&unit, &behaviour(), &a, 100_000);
+    let peak = 16_000_000.0 / (30.0 * 86_400.0) * 3.0;
+    assert_eq!(u.compute_sizing, ComputeSizing::MeasuredCapacity);
+    assert!((u.db_vcpu_needed.unwrap() - peak / 4.0).abs() < 1e-9);
+    // The linear figure is still there beside it: 1 ms per op × peak ÷ 0.5.
+    assert!((u.db_vcpu_linear.unwrap() - peak * 0.001 / 0.5).abs() < 1e-9);
+    let mut d = deployment(ObjectHost::R2);
+    d.postgres = PostgresHost::Tiger;
+    assert_eq!(
+        compute_line(&project(&d, &u, &a, &c).unwrap()).price_id,
+        "tiger.compute.8cpu"
+    );
+    unit.capacity = None;
+    let u = monthly_usage(&unit, &behaviour(), &a, 100_000);
+    assert_eq!(u.compute_sizing, ComputeSizing::LinearDbTime);
+    assert_eq!(u.db_vcpu_needed, u.db_vcpu_linear);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Usage: what one system uses per op, measured in a run (object reads and writes per
 //! op, executions per write, database seconds per op, stored bytes per write, body
 //! size), and what that comes to per month at N users under the scenario's stated
-//! user behaviour and the named assumptions.
+//! user behaviour and the named assumptions. Compute is sized from the capacity
+//! measured at the SLO when a capacity file is given, else linearly from DB time.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use super::profiles::{Assumptions, ModelError};
 use crate::arch::{OpKind, Store};
+use crate::probes::capacity_file::CapacityReport;
 use crate::results::{Results, SystemResults};
 
 /// The scenario's stated user behaviour, typed.
@@ -97,6 +99,77 @@ pub struct UnitUsage {
     /// footprint): how the content that exists today is stored.
     #[serde(default)]
     pub stored_per_logical_byte: Option<(f64, f64)>,
+    /// The sustainable rate per vCPU measured by `archbench capacity` under an
+    /// instance profile: when present, compute is sized from it, not from DB time.
+    #[serde(default)]
+    pub capacity: Option<MeasuredCapacity>,
+}
+
+/// A capacity measured at the SLO on a sized instance, per vCPU of that instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasuredCapacity {
+    /// Sustainable ops/s at the SLO ÷ the instance's vCPUs (read back from its cgroup).
+    pub ops_per_s_per_vcpu: f64,
+    /// Where it was measured: file, instance, dataset size, network, what limited it.
+    pub source: String,
+}
+
+impl MeasuredCapacity {
+    /// The figure for `system` from capacity files: of those measured under an
+    /// instance profile, the largest dataset, then the largest instance — the nearest
+    /// to production this machine measured.
+    pub fn choose(system: &str, reports: &[CapacityReport]) -> Option<MeasuredCapacity> {
+        let best = reports
+            .iter()
+            .filter_map(|r| Some((r, r.sustainable(system)?, r.vcpu()?)))
+            .filter(|(_, rate, _)| *rate > 0.0)
+            .max_by(|(a, _, av), (b, _, bv)| {
+                a.seeded_entities
+                    .cmp(&b.seeded_entities)
+                    .then(av.total_cmp(bv))
+            })?;
+        let (report, rate, vcpu) = best;
+        let limit = report
+            .systems
+            .iter()
+            .find(|s| s.system == system)
+            .map(|s| format!("{:?}", s.limit).to_lowercase())
+            .unwrap_or_default();
+        Some(MeasuredCapacity {
+            ops_per_s_per_vcpu: rate / vcpu,
+            source: format!(
+                "{rate:.0} ops/s at the SLO on {} ({vcpu:.2} vCPU){}; next step limited by {limit}",
+                report.label(),
+                report
+                    .network
+                    .as_ref()
+                    .map_or(String::new(), |n| format!(", network `{n}`"))
+            ),
+        })
+    }
+}
+
+/// How compute was sized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputeSizing {
+    /// Peak ops/s ÷ the measured sustainable ops/s per vCPU at the SLO.
+    MeasuredCapacity,
+    /// Database seconds per op × ops, at the peak, over a target utilisation.
+    LinearDbTime,
+    /// Neither was measured.
+    NotMeasured,
+}
+
+impl ComputeSizing {
+    /// As a report says it: "sized from …".
+    pub fn label(self) -> &'static str {
+        match self {
+            ComputeSizing::MeasuredCapacity => "measured capacity at the SLO",
+            ComputeSizing::LinearDbTime => "database time, linearly",
+            ComputeSizing::NotMeasured => "nothing measured",
+        }
+    }
 }
 
 const READS: [OpKind; 5] = [
@@ -171,6 +244,7 @@ impl UnitUsage {
                     )
                 })
             }),
+            capacity: None,
         }
     }
 }
@@ -194,8 +268,14 @@ pub struct MonthlyUsage {
     pub executions: Option<f64>,
     /// Database seconds.
     pub db_seconds: Option<f64>,
-    /// vCPU needed at peak.
+    /// vCPU needed at peak: the one of the two below that [`ComputeSizing`] names.
     pub db_vcpu_needed: Option<f64>,
+    /// vCPU at peak from database time, linear in ops (loopback, unlimited box).
+    pub db_vcpu_linear: Option<f64>,
+    /// vCPU at peak from the measured capacity per vCPU at the SLO.
+    pub db_vcpu_from_capacity: Option<f64>,
+    /// Which of the two sized compute.
+    pub compute_sizing: ComputeSizing,
     /// PostgreSQL bytes held.
     pub postgres_bytes: Option<f64>,
     /// Object bytes held.
@@ -226,6 +306,16 @@ pub fn monthly_usage(
     let writes = n * b.writes_per_user_per_month();
     let ops = per_kind.values().sum::<f64>();
     let db_seconds = u.db_seconds_per_op.map(|s| s * ops);
+    let month_seconds = a.days_per_month * 86_400.0;
+    let db_vcpu_linear =
+        db_seconds.map(|s| s / month_seconds * a.peak_to_average / a.db_utilisation);
+    // The capacity was found at the SLO: it is the headroom, so no target utilisation
+    // is applied on top of it.
+    let db_vcpu_from_capacity = u
+        .capacity
+        .as_ref()
+        .filter(|c| c.ops_per_s_per_vcpu > 0.0)
+        .map(|c| ops / month_seconds * a.peak_to_average / c.ops_per_s_per_vcpu);
     // Billed month by month over the period: what exists today, stored as this system
     // stores it, plus the writes accumulated by each month — on average (N + 1) / 2
     // months of them, not the last month's level every month.
@@ -246,8 +336,14 @@ pub fn monthly_usage(
             .map(|body| sum_by(&u.object_reads_request_path) * body * a.egress_share),
         executions: u.executions_per_write.map(|e| writes * e),
         db_seconds,
-        db_vcpu_needed: db_seconds
-            .map(|s| s / (a.days_per_month * 86_400.0) * a.peak_to_average / a.db_utilisation),
+        db_vcpu_needed: db_vcpu_from_capacity.or(db_vcpu_linear),
+        db_vcpu_linear,
+        db_vcpu_from_capacity,
+        compute_sizing: match (db_vcpu_from_capacity, db_vcpu_linear) {
+            (Some(_), _) => ComputeSizing::MeasuredCapacity,
+            (None, Some(_)) => ComputeSizing::LinearDbTime,
+            (None, None) => ComputeSizing::NotMeasured,
+        },
         postgres_bytes: held(u.postgres_bytes_per_write, stored.map(|s| s.0)),
         object_bytes: held(u.object_bytes_per_write, stored.map(|s| s.1)),
     }

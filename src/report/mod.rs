@@ -17,6 +17,7 @@ use crate::cost::actuals::Actuals;
 use crate::cost::calibration::{Calibration, calibrate};
 use crate::cost::catalogue::{Catalogue, CatalogueError};
 use crate::cost::{CostModel, CostReport, ModelError};
+use crate::probes::capacity_file::{CapacityFileError, CapacityReport};
 use crate::results::{IntervalLogs, Results, ResultsError};
 use crate::verdict::{Evaluation, Outcome, Targets, TargetsError};
 
@@ -33,6 +34,9 @@ pub struct ReportInputs {
     pub targets: PathBuf,
     /// What production's bill says (`--actuals`), to calibrate the model against.
     pub actuals: Option<PathBuf>,
+    /// Capacity files (`--capacity`): compute sized from measured capacity, the
+    /// scalability claim projected from a scale sweep.
+    pub capacity: Vec<PathBuf>,
 }
 
 impl ReportInputs {
@@ -44,6 +48,7 @@ impl ReportInputs {
             model: root.join("deployments/decision-doc.toml"),
             targets: root.join("targets/decision-doc.toml"),
             actuals: None,
+            capacity: Vec::new(),
         }
     }
 }
@@ -66,6 +71,9 @@ pub enum ReportError {
     /// The actuals file.
     #[error(transparent)]
     Actuals(crate::input::InputError),
+    /// A capacity file.
+    #[error(transparent)]
+    Capacity(#[from] CapacityFileError),
     /// A chart.
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
@@ -97,6 +105,8 @@ pub struct Report {
     pub evaluation: Evaluation,
     /// The model beside production's actual bill (`--actuals`).
     pub calibration: Option<Calibration>,
+    /// Capacity files given, each with its path.
+    pub capacity: Vec<(String, CapacityReport)>,
 }
 
 /// Files written.
@@ -118,8 +128,14 @@ impl Report {
         let model = CostModel::load(&inputs.model)?;
         let targets = Targets::load(&inputs.targets)?;
         let results_path = inputs.results.display().to_string();
-        let cost = CostReport::build(&results, &results_path, &model, &catalogue)?;
-        let evaluation = crate::verdict::evaluate(&targets, &results, &cost, &catalogue);
+        let capacity = inputs
+            .capacity
+            .iter()
+            .map(|p| Ok((p.display().to_string(), CapacityReport::read(p)?)))
+            .collect::<Result<Vec<_>, CapacityFileError>>()?;
+        let measured: Vec<CapacityReport> = capacity.iter().map(|(_, c)| c.clone()).collect();
+        let cost = CostReport::build_sized(&results, &results_path, &model, &catalogue, &measured)?;
+        let evaluation = crate::verdict::evaluate(&targets, &results, &cost, &catalogue, &measured);
         let calibration = match &inputs.actuals {
             Some(path) => {
                 let actuals = Actuals::load(path).map_err(ReportError::Actuals)?;
@@ -135,6 +151,7 @@ impl Report {
             targets,
             evaluation,
             calibration,
+            capacity,
         })
     }
 
@@ -166,6 +183,7 @@ impl Report {
             "cost": self.cost,
             "evaluation": self.evaluation,
             "calibration": self.calibration,
+            "capacity": self.capacity,
             "prices": self.catalogue.prices,
         });
         let bytes = serde_json::to_vec_pretty(&json).expect("report serialises");

@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::connect::{self, System};
 use super::{
     OptionError, RunOptions, Started, confine, provision_options, seeding, unconfined_refused,
@@ -22,7 +20,8 @@ use crate::loadgen::executor::run_open;
 use crate::loadgen::plan::{KeySpace, Planner};
 use crate::loadgen::record::Recorder;
 use crate::probes::capacity::{self, Next, Readings, Search, Step, SystemCapacity};
-use crate::rig::instance::{Confined, InstanceInfo};
+use crate::probes::capacity_file::{CapacityReport, UsersAtCapacity};
+use crate::rig::instance::Confined;
 use crate::scenario::{self, Arrival, Scenario, Slo, Workload};
 use crate::shutdown::{Interrupted, ShutdownWatch};
 use crate::stores;
@@ -41,49 +40,9 @@ pub struct CapacityOptions {
     /// The cost model whose peak-to-average and days per month turn a rate into users
     /// (`None`: no users figure).
     pub model: Option<PathBuf>,
-}
-
-/// `capacity.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CapacityReport {
-    /// The scenario's name.
-    pub scenario: String,
-    /// Seeded entities the steps ran against.
-    pub seeded_entities: u64,
-    /// The service level each step was held to.
-    pub slo: Slo,
-    /// The search's settings.
-    pub search: Search,
-    /// Measured step length, seconds.
-    pub step_seconds: f64,
-    /// The instance PostgreSQL ran under, limits read back from the cgroup.
-    pub instance: Option<InstanceInfo>,
-    /// The network profile played, if any.
-    pub network: Option<String>,
-    /// Per system.
-    pub systems: Vec<SystemCapacity>,
-    /// Per system, the users whose peak load the sustainable rate serves, under the
-    /// scenario's `[user_behaviour]` and the cost model's peak-to-average.
-    pub users: BTreeMap<String, UsersAtCapacity>,
-    /// Wall time of the whole command, seconds.
-    pub wall_seconds: f64,
-    /// False when Ctrl-C ended it early.
-    pub complete: bool,
-    /// When it started.
-    pub started_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// A sustainable rate in users: rate ÷ (peak-to-average × each user's mean ops/s).
-#[derive(Debug, Clone, Serialize)]
-pub struct UsersAtCapacity {
-    /// Users served at the peak.
-    pub users: f64,
-    /// One user's mean ops per second (reads of active users, writes of all).
-    pub ops_per_user_per_s: f64,
-    /// The peak-to-average ratio applied.
-    pub peak_to_average: f64,
-    /// Where the figures come from.
-    pub source: String,
+    /// The scale sweep: the dataset sizes (entities) to search at, each on fresh
+    /// stores, with the scenario's entities per user (empty: the scenario's own size).
+    pub sweep: Vec<u64>,
 }
 
 /// Users at each system's sustainable rate, when the scenario states a behaviour and a
@@ -133,27 +92,72 @@ fn users_at_capacity(
         .collect())
 }
 
-/// Searches each system's capacity and writes `OUT/capacity.json`.
+/// Searches each system's capacity and writes `OUT/capacity.json` — or, for a scale
+/// sweep, `OUT/capacity-<entities>.json` per size, smallest first. Ctrl-C ends the
+/// sweep after writing the size it stopped in (marked incomplete).
 pub async fn capacity(
     options: CapacityOptions,
     out: &mut (impl std::io::Write + Send),
-) -> anyhow::Result<(PathBuf, CapacityReport)> {
-    let wall = Instant::now();
-    let run = &options.run;
-    let scenario = scenario::load(&run.scenario)?;
+) -> anyhow::Result<Vec<(PathBuf, CapacityReport)>> {
+    let scenario = scenario::load(&options.run.scenario)?;
     let slo = scenario
         .slo
         .filter(|s| s.p99_ms.is_some())
         .ok_or_else(|| {
             OptionError(format!(
                 "{}: capacity needs `[slo] p99_ms` (each op's p99 limit, ms) and `max_error_rate` in the scenario",
-                run.scenario.display()
+                options.run.scenario.display()
             ))
         })?;
-    let kinds = super::system_kinds(run, &scenario)?;
+    std::fs::create_dir_all(&options.run.out)?;
+    if options.sweep.is_empty() {
+        let report = capacity_at(&options, &scenario, slo, out).await?;
+        let path = options.run.out.join("capacity.json");
+        crate::atomic::write_atomic(&path, &serde_json::to_vec_pretty(&report)?, 0o644)?;
+        return Ok(vec![(path, report)]);
+    }
+    let mut sizes = options.sweep.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut written = Vec::new();
+    for entities in sizes {
+        let mut at_size = scenario.clone();
+        let per_user = at_size.seeding.entities_per_user.max(1);
+        at_size.seeding.users = entities.div_ceil(per_user).max(1);
+        writeln!(
+            out,
+            "scale sweep: {} entities ({} users × {per_user})",
+            at_size.seeded_entities(),
+            at_size.seeding.users
+        )?;
+        let report = capacity_at(&options, &at_size, slo, out).await?;
+        let path = options
+            .run
+            .out
+            .join(format!("capacity-{}.json", report.seeded_entities));
+        crate::atomic::write_atomic(&path, &serde_json::to_vec_pretty(&report)?, 0o644)?;
+        let complete = report.complete;
+        written.push((path, report));
+        if !complete {
+            break;
+        }
+    }
+    Ok(written)
+}
+
+/// One search at the scenario's dataset size, on stores of its own.
+async fn capacity_at(
+    options: &CapacityOptions,
+    scenario: &Scenario,
+    slo: Slo,
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<CapacityReport> {
+    let wall = Instant::now();
+    let run = &options.run;
+    let kinds = super::system_kinds(run, scenario)?;
     let needs_stores = kinds.iter().any(|(_, k)| k.uses_stores());
     let watch = ShutdownWatch::install();
-    let confined = confine(run, &scenario, needs_stores)?;
+    let confined = confine(run, scenario, needs_stores)?;
     let mut started = Started::now(run.network.as_ref());
     started.instance = confined.clone();
     let stores = if needs_stores {
@@ -168,8 +172,8 @@ pub async fn capacity(
         None
     };
     let result = search_systems(
-        &options,
-        &scenario,
+        options,
+        scenario,
         slo,
         kinds,
         stores.as_ref(),
@@ -183,8 +187,8 @@ pub async fn capacity(
     }
     drop(confined);
     let (systems, complete) = result?;
-    let users = users_at_capacity(&scenario, options.model.as_deref(), &systems)?;
-    let report = CapacityReport {
+    let users = users_at_capacity(scenario, options.model.as_deref(), &systems)?;
+    Ok(CapacityReport {
         scenario: scenario.name.clone(),
         seeded_entities: scenario.seeded_entities(),
         slo,
@@ -197,11 +201,7 @@ pub async fn capacity(
         wall_seconds: wall.elapsed().as_secs_f64(),
         complete,
         started_at: started.at,
-    };
-    std::fs::create_dir_all(&run.out)?;
-    let path = run.out.join("capacity.json");
-    crate::atomic::write_atomic(&path, &serde_json::to_vec_pretty(&report)?, 0o644)?;
-    Ok((path, report))
+    })
 }
 
 /// Connects, seeds, then searches each system in turn; `false` when stopped early.
@@ -449,64 +449,4 @@ impl LockSampler {
         self.done.store(true, SeqCst);
         self.task?.await.ok().flatten()
     }
-}
-
-/// The steps as a Markdown table per system.
-pub fn markdown(report: &CapacityReport) -> String {
-    let mut md = format!(
-        "## Capacity: {} ({} entities seeded)\n\nSLO: each op's p99 ≤ {} ms, failed ops ≤ {:.2}%; steps of {:.0} s (rate {} from the start rate until a step fails, then bisection to within {:.0}%).{}{}\n\n",
-        report.scenario,
-        report.seeded_entities,
-        report.slo.p99_ms.unwrap_or(f64::NAN),
-        report.slo.max_error_rate * 100.0,
-        report.step_seconds,
-        "doubling",
-        (report.search.precision - 1.0) * 100.0,
-        report.instance.as_ref().map_or(String::new(), |i| format!(
-            " Instance `{}`: {} MiB, {:.2} vCPU (read back from the cgroup).",
-            i.profile.name,
-            i.cgroup.memory_limit_bytes >> 20,
-            i.cgroup.vcpu()
-        )),
-        report
-            .network
-            .as_ref()
-            .map_or(String::new(), |n| format!(" Network `{n}`."))
-    );
-    md.push_str("| system | sustainable ops/s | users at the peak | CPU ms per op | limited by | first failing step | steps |\n|---|---:|---:|---:|---|---|---:|\n");
-    for s in &report.systems {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {:?} | {} | {} |\n",
-            s.system,
-            s.sustainable_ops_per_s
-                .map_or("—".into(), |r| format!("{r:.0}")),
-            report
-                .users
-                .get(&s.system)
-                .map_or("—".into(), |u| format!("{:.0}", u.users)),
-            s.cpu_ms_per_op.map_or("—".into(), |c| format!("{c:.2}")),
-            s.limit,
-            s.broke.as_deref().unwrap_or("—"),
-            s.steps.len()
-        ));
-    }
-    let mut rows = BTreeMap::new();
-    for s in &report.systems {
-        for (i, step) in s.steps.iter().enumerate() {
-            rows.insert((s.system.clone(), i), step);
-        }
-    }
-    md.push_str("\n| system | step | ops/s | pass | worst p99 ms | errors |\n|---|---:|---:|---|---:|---:|\n");
-    for ((system, i), step) in rows {
-        let worst = step.p99_ms.values().cloned().fold(0.0, f64::max);
-        md.push_str(&format!(
-            "| {system} | {} | {:.0} | {} | {worst:.1} | {} |\n",
-            i + 1,
-            step.rate,
-            if step.pass { "yes" } else { "no" },
-            step.errors
-        ));
-    }
-    md.push_str(&format!("\nWall time: {:.0} s.\n", report.wall_seconds));
-    md
 }

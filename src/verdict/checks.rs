@@ -10,20 +10,24 @@ use super::sensitivity::{decision_sensitivity, flips_within};
 use super::{Check, CriterionKind, Evaluation, Evidence, Targets, Verdict};
 use crate::cost::CostReport;
 use crate::cost::catalogue::PriceSource;
+use crate::probes::capacity_file::CapacityReport;
 use crate::results::Results;
 
-/// Evaluates every claim and criterion of `t`.
+/// Evaluates every claim and criterion of `t`; `capacity` holds the capacity files
+/// given (the scalability claim is projected from them).
 pub fn evaluate(
     t: &Targets,
     r: &Results,
     cost: &CostReport,
     prices: &dyn PriceSource,
+    capacity: &[CapacityReport],
 ) -> Evaluation {
     let context = Context {
         targets: t,
         results: r,
         cost,
         prices,
+        capacity,
     };
     let latency = latency_estimates(&context, &cost.model.assumptions);
     let mut claims: Vec<Verdict> = t
@@ -128,7 +132,7 @@ mod tests {
             s.event_growth = None;
         }
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c);
+        let e = evaluate(&t, &r, &cost, &c, &[]);
         for id in ["copies", "events-reference", "time-series"] {
             assert_eq!(outcome(&e, id), Outcome::NotMeasurable, "{id}");
         }
@@ -146,7 +150,7 @@ mod tests {
     fn the_documents_own_arithmetic_is_checked() {
         let (r, c, m, t) = inputs();
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c);
+        let e = evaluate(&t, &r, &cost, &c, &[]);
         let pay = e.claims.iter().find(|c| c.id == "payback").unwrap();
         assert!(pay.value.contains("1.69 months"), "{}", pay.value);
         assert_eq!(pay.outcome, Outcome::Refuted);
@@ -179,7 +183,7 @@ mod tests {
         // On the example run: every verdict's words match its evidence.
         let (r, c, m, t) = inputs();
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c);
+        let e = evaluate(&t, &r, &cost, &c, &[]);
         for v in e
             .claims
             .iter()
@@ -210,7 +214,7 @@ mod tests {
         use crate::verdict::Tally;
         let (r, c, m, t) = inputs();
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c);
+        let e = evaluate(&t, &r, &cost, &c, &[]);
         let rests_on = |id: &str| {
             e.claims
                 .iter()

@@ -2,7 +2,7 @@
 
 use super::context::{AFTER, BEFORE, Context, not_measured, pct, users_text, verdict};
 use super::latency::{LatencyEstimate, latency_estimates};
-use super::{Check, Evidence, Outcome, Verdict, flip_point, statements};
+use super::{Check, Evidence, Verdict, flip_point, statements};
 use crate::cost::{Assumptions, ComponentGroup, Usd};
 use crate::results::{FootprintResults, GrowthPoint, SystemResults};
 
@@ -18,7 +18,7 @@ pub(super) fn claim(context: &Context, c: &super::Claim, lat: &[LatencyEstimate]
         Check::CostReduction => cost_reduction(context, out),
         Check::CostLevels => cost_levels(context, out),
         Check::Latency => latency(context, out, lat),
-        Check::Scale => scale(context, out),
+        Check::Scale => super::scale::scale(context, out),
         Check::Roi => roi(context, out),
         Check::Payback => payback(context, out),
         Check::Investment => investment(context, out),
@@ -382,46 +382,6 @@ fn latency(context: &Context, mut out: Verdict, lat: &[LatencyEstimate]) -> Verd
             o.map_or("never".into(), |x| format!("{x:.1} ms"))
         ),
     };
-    out
-}
-
-/// Users scale: cost per user across the document's range; not measurable here.
-fn scale(context: &Context, mut out: Verdict) -> Verdict {
-    let d = &context.targets.document;
-    let per_user = |s: &str, u: u64| context.total(s, u).map(|c| c.0 / u as f64);
-    let (from, to) = (d.scale_from_users, d.scale_to_users);
-    let vcpu = |s: &str| {
-        context
-            .cost
-            .model
-            .primary(s)
-            .and_then(|dep| context.cost.at(&dep.id, to))
-            .and_then(|p| p.usage.db_vcpu_needed)
-    };
-    out.value = match (
-        per_user(BEFORE, from),
-        per_user(BEFORE, to),
-        per_user(AFTER, from),
-        per_user(AFTER, to),
-    ) {
-        (Some(a1), Some(a2), Some(b1), Some(b2)) => format!(
-            "cost per user {} → {}: V0.2 ${a1:.3} → ${a2:.3}, V0.3 ${b1:.3} → ${b2:.3}; DB vCPU at peak for {}: V0.2 {:.1}, V0.3 {:.1} (projected)",
-            users_text(from as f64),
-            users_text(to as f64),
-            users_text(to as f64),
-            vcpu(BEFORE).unwrap_or(f64::NAN),
-            vcpu(AFTER).unwrap_or(f64::NAN)
-        ),
-        _ => "not projected".into(),
-    };
-    out.target = format!(
-        "{}× users ({} → {})",
-        to / from.max(1),
-        users_text(from as f64),
-        users_text(to as f64)
-    );
-    out.outcome = Outcome::NotMeasurable;
-    out.reason = "one 2-core machine on loopback cannot carry 1M users; the projection is linear in measured per-op usage and says nothing about where either design saturates".into();
     out
 }
 

@@ -6,6 +6,7 @@ use crate::arch::{V02_NAME, V03_NAME};
 use crate::cost::catalogue::PriceSource;
 use crate::cost::decision::{Returns, returns};
 use crate::cost::{CostReport, Usd};
+use crate::probes::capacity_file::CapacityReport;
 use crate::results::{Results, SystemResults};
 
 /// The system before the change.
@@ -23,6 +24,9 @@ pub(super) struct Context<'a> {
     pub cost: &'a CostReport,
     /// The catalogue, for sensitivity searches that re-price.
     pub prices: &'a dyn PriceSource,
+    /// Capacity files (`report --capacity`): capacity at the SLO per instance and
+    /// dataset size.
+    pub capacity: &'a [CapacityReport],
 }
 
 /// One system's results.

@@ -11,6 +11,7 @@ mod context;
 mod criteria;
 mod latency;
 mod recommend;
+mod scale;
 mod sensitivity;
 mod statements;
 

@@ -18,6 +18,7 @@ pub(super) fn cost(
         .collect();
     let mut blocks = behaviour_and_assumptions(cost);
     blocks.push(Block::Table(unit_usage(cost)));
+    blocks.push(Block::Para(compute_sizing(cost)));
     blocks.push(Block::Table(totals(cost)));
     blocks.push(Block::Para(
         "Monthly usage of the primary deployments (millions of ops and requests, GB, hours):"
@@ -96,6 +97,27 @@ fn unit_usage(cost: &CostReport) -> Table {
     )
 }
 
+/// Which figure sized compute, per system, and from what.
+fn compute_sizing(cost: &CostReport) -> String {
+    let per_system: Vec<String> = cost
+        .unit_usage
+        .iter()
+        .map(|(system, u)| match &u.capacity {
+            Some(c) => format!(
+                "{system} from measured capacity — {:.1} ops/s per vCPU ({})",
+                c.ops_per_s_per_vcpu, c.source
+            ),
+            None => format!(
+                "{system} linearly from database time (no capacity file holds it under an instance profile)"
+            ),
+        })
+        .collect();
+    format!(
+        "Compute is sized {}. The linear figure — database seconds per op measured on loopback with the data in memory, × ops at the peak ÷ the target utilisation — is shown beside the capacity figure — the peak's ops/s ÷ the sustainable ops/s per vCPU at the SLO, where the SLO itself is the headroom.",
+        per_system.join("; ")
+    )
+}
+
 fn totals(cost: &CostReport) -> Table {
     let tiers = &cost.model.assumptions.users;
     let mut header = vec!["deployment".to_string()];
@@ -145,7 +167,8 @@ fn monthly_usage(cost: &CostReport, primaries: &[&Deployment]) -> Table {
                     measured(m.egress_bytes, 1e9, 1),
                     measured(m.executions, 1e6, 2),
                     measured(m.db_seconds, 3600.0, 1),
-                    measured(m.db_vcpu_needed, 1.0, 2),
+                    measured(m.db_vcpu_from_capacity, 1.0, 2),
+                    measured(m.db_vcpu_linear, 1.0, 2),
                     measured(m.postgres_bytes, 1e9, 1),
                     measured(m.object_bytes, 1e9, 1),
                 ]);
@@ -163,7 +186,8 @@ fn monthly_usage(cost: &CostReport, primaries: &[&Deployment]) -> Table {
             "egress GB",
             "executions M",
             "DB hours",
-            "DB vCPU at peak",
+            "DB vCPU at peak, from capacity",
+            "DB vCPU at peak, linear",
             "PostgreSQL GB held",
             "objects GB held",
         ],
