@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::profiles::{Assumptions, ModelError};
 use crate::arch::{OpKind, Store};
+use crate::probes::capacity::Limit;
 use crate::probes::capacity_file::CapacityReport;
 use crate::results::{Results, SystemResults};
 
@@ -133,12 +134,19 @@ impl MeasuredCapacity {
             .systems
             .iter()
             .find(|s| s.system == system)
-            .map(|s| format!("{:?}", s.limit).to_lowercase())
-            .unwrap_or_default();
+            .map_or(Limit::Unknown, |s| s.limit);
+        let bound = match limit {
+            Limit::Cpu | Limit::Io | Limit::Locks => format!(
+                "the instance limited the next step ({})",
+                format!("{limit:?}").to_lowercase()
+            ),
+            Limit::Machine => "the next step was limited by this machine's own cores (harness, proxy and other stores share them), not the instance: a lower bound on its capacity, so the vCPU sized from it is an upper bound".into(),
+            Limit::Elsewhere | Limit::Unknown => "the instance did not limit the next step: a lower bound on its capacity, so the vCPU sized from it is an upper bound".into(),
+        };
         Some(MeasuredCapacity {
             ops_per_s_per_vcpu: rate / vcpu,
             source: format!(
-                "{rate:.0} ops/s at the SLO on {} ({vcpu:.2} vCPU){}; next step limited by {limit}",
+                "{rate:.0} ops/s at the SLO on {} ({vcpu:.2} vCPU){}; {bound}",
                 report.label(),
                 report
                     .network

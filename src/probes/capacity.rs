@@ -63,6 +63,10 @@ pub enum Limit {
     Io,
     /// Backends waited on locks.
     Locks,
+    /// The instance was not the limit but the machine's own cores were all busy: the
+    /// harness, the delay proxy and the other stores share them, so the rig — not the
+    /// design under test — ran out first, and the rate found is a lower bound.
+    Machine,
     /// None of the server's readings explain it: the object store, the workflow
     /// service, the network or the harness itself.
     Elsewhere,
@@ -77,6 +81,9 @@ pub struct Readings {
     pub cpu_ns: Option<u64>,
     /// Time throttled by the quota, ns.
     pub throttled_ns: Option<u64>,
+    /// Share of the machine's CPU time (all cores, steal excluded) that was busy.
+    #[serde(default)]
+    pub machine_busy_share: Option<f64>,
     /// The quota, in vCPUs.
     pub vcpu: Option<f64>,
     /// `pg_stat_database.blk_read_time` added, ms (track_io_timing).
@@ -172,6 +179,9 @@ pub fn limit(readings: &Readings, step: Duration) -> Limit {
     }
     if readings.lock_wait_share.is_some_and(|s| s > 0.2) {
         return Limit::Locks;
+    }
+    if readings.machine_busy_share.is_some_and(|s| s > 0.9) {
+        return Limit::Machine;
     }
     if cpu_share.is_none() && readings.read_wait_ms.is_none() {
         return Limit::Unknown;
@@ -368,6 +378,24 @@ mod tests {
                 second
             ),
             Limit::Locks
+        );
+        let machine = Readings {
+            cpu_ns: Some(500_000_000),
+            vcpu: Some(1.0),
+            read_wait_ms: Some(0.0),
+            machine_busy_share: Some(0.97),
+            ..Readings::default()
+        };
+        assert_eq!(limit(&machine, second), Limit::Machine);
+        assert_eq!(
+            limit(
+                &Readings {
+                    machine_busy_share: Some(0.6),
+                    ..machine
+                },
+                second
+            ),
+            Limit::Elsewhere
         );
         assert_eq!(limit(&Readings::default(), second), Limit::Unknown);
     }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use super::connect::{self, System};
+use super::machine::CpuTimes;
 use super::{
     OptionError, RunOptions, Started, confine, provision_options, seeding, unconfined_refused,
 };
@@ -338,6 +339,7 @@ impl Probe<'_> {
         self.offer(system, &workload, self.options.warmup, stream, &warmup)
             .await;
         let before = self.read().await;
+        let machine_before = CpuTimes::now();
         let sampler = LockSampler::start(self.meter);
         let recorder = Arc::new(Recorder::new(self.scenario.run.late_after));
         let began = Instant::now();
@@ -346,6 +348,9 @@ impl Probe<'_> {
         let elapsed = began.elapsed();
         let lock_wait_share = sampler.finish().await;
         let after = self.read().await;
+        let machine_busy_share = machine_before
+            .zip(CpuTimes::now())
+            .and_then(|(b, a)| b.busy_share_until(&a));
         let (records, _) = recorder.snapshot();
         let mut step = capacity::judge(rate, &records, &self.slo);
         step.readings = Readings {
@@ -357,6 +362,7 @@ impl Probe<'_> {
                 .zip(after.read_wait_ms)
                 .map(|(b, a)| (a - b).max(0.0)),
             lock_wait_share,
+            machine_busy_share,
         };
         step.limit = capacity::limit(&step.readings, elapsed);
         Ok(step)
@@ -401,6 +407,7 @@ impl Probe<'_> {
             vcpu: None,
             read_wait_ms,
             lock_wait_share: None,
+            machine_busy_share: None,
         }
     }
 }

@@ -44,6 +44,7 @@ pub(super) fn free_disk(dir: &Path) -> Option<u64> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct CpuTimes {
     steal: u64,
+    idle: u64,
     total: u64,
 }
 
@@ -64,6 +65,7 @@ impl CpuTimes {
             .collect::<Option<_>>()?;
         (fields.len() == 8).then(|| Self {
             steal: fields[7],
+            idle: fields[3] + fields[4],
             total: fields.iter().sum(),
         })
     }
@@ -72,6 +74,16 @@ impl CpuTimes {
     pub(super) fn steal_share_until(&self, later: &CpuTimes) -> Option<f64> {
         let total = later.total.checked_sub(self.total)?;
         (total > 0).then(|| later.steal.saturating_sub(self.steal) as f64 / total as f64)
+    }
+
+    /// The share of the CPU time this machine had (all but steal) that was busy
+    /// between `self` and `later`: near 1 when every core was working.
+    pub(super) fn busy_share_until(&self, later: &CpuTimes) -> Option<f64> {
+        let total = later.total.checked_sub(self.total)?;
+        let steal = later.steal.saturating_sub(self.steal);
+        let idle = later.idle.saturating_sub(self.idle);
+        let had = total.checked_sub(steal).filter(|t| *t > 0)?;
+        Some(had.saturating_sub(idle) as f64 / had as f64)
     }
 }
 
@@ -86,6 +98,8 @@ mod tests {
         assert_eq!(a.steal, 35);
         // 1000 ticks later, 85 of them stolen.
         assert!((a.steal_share_until(&b).unwrap() - 0.085).abs() < 1e-9);
+        // Of the 915 ticks it had, 760 idle (750 idle + 10 iowait): 155 busy.
+        assert!((a.busy_share_until(&b).unwrap() - 155.0 / 915.0).abs() < 1e-9);
         assert!(CpuTimes::now().is_some());
         assert_eq!(CpuTimes::parse("intr 1 2"), None);
     }
