@@ -129,3 +129,105 @@ fn latency_under_a_network_profile_is_measured_not_estimated() {
         "{latency}"
     );
 }
+
+/// The capacity files committed beside the example (`archbench capacity` on `1cu`, and
+/// a scale sweep on `2cu`): given to `report --capacity`, compute is sized from the
+/// measured capacity per vCPU with the linear figure beside it, and the scalability
+/// claim becomes a projection naming each size. Without them it stays not measurable
+/// and compute is sized linearly. A file that is not a capacity file exits 2 naming it.
+#[test]
+fn capacity_files_size_compute_and_project_the_scalability_claim() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let capacity: Vec<std::path::PathBuf> = ["1cu", "2cu"]
+        .iter()
+        .flat_map(|instance| {
+            std::fs::read_dir(root.join("reports/example/capacity").join(instance))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        })
+        .collect();
+    assert!(capacity.len() >= 3, "{capacity:?}");
+    let report = |extra: &[std::path::PathBuf]| {
+        let out = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_archbench"));
+        command
+            .current_dir(root)
+            .args(["report", "reports/example/results.json", "--out"])
+            .arg(out.path());
+        for file in extra {
+            command.arg("--capacity").arg(file);
+        }
+        let o = command.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap())
+                .unwrap();
+        let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+        (json, md)
+    };
+    let scale_claim = |json: &serde_json::Value| {
+        json["evaluation"]["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "scale")
+            .unwrap()
+            .clone()
+    };
+
+    let (json, md) = report(&capacity);
+    for system in ["v02", "v03"] {
+        let unit = &json["cost"]["unit_usage"][system];
+        let per_vcpu = unit["capacity"]["ops_per_s_per_vcpu"].as_f64().unwrap();
+        assert!(per_vcpu > 0.0, "{unit}");
+        let p = json["cost"]["projections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["system"] == system && p["users"] == 1_000_000)
+            .unwrap();
+        let usage = &p["usage"];
+        assert_eq!(usage["compute_sizing"], "measured_capacity", "{usage}");
+        assert_eq!(usage["db_vcpu_needed"], usage["db_vcpu_from_capacity"]);
+        assert!(usage["db_vcpu_linear"].as_f64().unwrap() > 0.0, "{usage}");
+    }
+    assert!(
+        md.contains("Compute is sized v02 from measured capacity"),
+        "{md}"
+    );
+    let scale = scale_claim(&json);
+    assert_eq!(scale["evidence"], "projection", "{scale}");
+    assert!(["consistent", "not_reproduced"].contains(&scale["outcome"].as_str().unwrap()));
+    let value = scale["value"].as_str().unwrap();
+    assert!(
+        value.contains("`2cu`, 10,000 entities") && value.contains("`2cu`, 50,000 entities"),
+        "{value}"
+    );
+
+    let (json, _) = report(&[]);
+    assert_eq!(scale_claim(&json)["outcome"], "not_measurable");
+    assert_eq!(
+        json["cost"]["projections"][0]["usage"]["compute_sizing"],
+        "linear_db_time"
+    );
+
+    let o = Command::new(env!("CARGO_BIN_EXE_archbench"))
+        .current_dir(root)
+        .args([
+            "report",
+            "reports/example/results.json",
+            "--capacity",
+            "reports/example/results.json",
+            "--out",
+        ])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("reports/example/results.json:") && err.contains("field `"),
+        "{err}"
+    );
+}
