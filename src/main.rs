@@ -69,8 +69,7 @@ enum Command {
         /// Cost model whose peak-to-average turns the sustainable rate into users.
         #[arg(long, default_value = "deployments/decision-doc.toml")]
         model: PathBuf,
-        /// Scale sweep: search at each of these dataset sizes (entities, comma-separated,
-        /// e.g. 10000,100000), each on fresh stores; writes capacity-<entities>.json.
+        /// Scale sweep: entities per size, e.g. 10000,50000; writes capacity-N.json each.
         #[arg(long, value_delimiter = ',')]
         sweep: Vec<u64>,
     },
@@ -355,9 +354,8 @@ struct ReportArgs {
     /// deployments/actuals-example.toml): the model is calibrated against it.
     #[arg(long)]
     actuals: Option<PathBuf>,
-    /// capacity.json files from `archbench capacity` (repeat, or one sweep's files):
-    /// compute is sized from the measured capacity per vCPU, and the scalability claim
-    /// is projected from the dataset sizes they cover.
+    /// capacity.json files (repeatable): compute sized from measured capacity per vCPU,
+    /// the scalability claim projected from their dataset sizes.
     #[arg(long)]
     capacity: Vec<PathBuf>,
 }
