@@ -1,6 +1,5 @@
-//! The `archbench` command line: the clap definitions, a dispatch to the commands layer
-//! (`archbench::cli`), and the exit code (2 usage, 3 environment, 130 interrupted, 1
-//! anything else) of whatever error comes back.
+//! The `archbench` command line: clap definitions, a dispatch to `archbench::cli`, and
+//! the exit code (2 usage, 3 environment, 130 interrupted, 1 otherwise) of an error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +65,7 @@ enum Command {
         /// At most this many steps per system.
         #[arg(long, default_value_t = 16)]
         max_steps: usize,
-        /// Cost model whose peak-to-average turns the sustainable rate into users.
+        /// Cost model whose peak-to-average turns the rate into users.
         #[arg(long, default_value = "deployments/decision-doc.toml")]
         model: PathBuf,
         /// Scale sweep: entities per size, e.g. 10000,50000; writes capacity-N.json each.
