@@ -16,7 +16,6 @@ use archbench::results::Results;
 use archbench::rig::instance::{Confined, INSTANCES_FILE, InstanceProfile, Instances};
 use archbench::run::{RunOptions, run};
 use archbench::stores::{ProvisionOptions, StoreMode, Stores, provision};
-use sqlx::Row;
 
 fn profile(name: &str, vcpu: f64, memory_mib: u64, settings: &[(&str, &str)]) -> InstanceProfile {
     InstanceProfile {
@@ -88,27 +87,27 @@ async fn second_scan(stores: &Stores, mib: i64) -> Scan {
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::raw_sql("CHECKPOINT; SELECT count(*) FROM big;")
+    // One process does the whole scan, so /proc/PID/io of the backend sees every read.
+    sqlx::raw_sql("SET max_parallel_workers_per_gather = 0; CHECKPOINT; SELECT count(*) FROM big;")
         .execute(&mut conn)
         .await
         .unwrap();
-    let stat =
-        "SELECT heap_blks_read, heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'big'";
-    let before = sqlx::query(stat).fetch_one(&mut conn).await.unwrap();
     let disk_before = disk_read_bytes(&mut conn).await;
-    sqlx::raw_sql("SELECT count(*) FROM big WHERE pad LIKE '%zz%'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    // The scan's own buffer counts, from its plan: the statistics views lag (a backend
+    // flushes them at most once a second), which mixed the two scans' counts.
+    let plan: serde_json::Value = sqlx::query_scalar(
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT count(*) FROM big WHERE pad LIKE '%zz%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     let disk_after = disk_read_bytes(&mut conn).await;
-    // Statistics reach the view when the backend reports them: at the end of its
-    // transaction, read from a fresh snapshot.
-    sqlx::raw_sql("SELECT pg_stat_clear_snapshot()")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let after = sqlx::query(stat).fetch_one(&mut conn).await.unwrap();
+    let top = &plan[0]["Plan"];
+    let blocks = |key: &str| {
+        top[key]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{key} in {plan}"))
+    };
     let table_bytes: i64 = sqlx::query_scalar("SELECT pg_table_size('big')")
         .fetch_one(&mut conn)
         .await
@@ -116,8 +115,8 @@ async fn second_scan(stores: &Stores, mib: i64) -> Scan {
     Scan {
         table_bytes,
         disk_bytes: disk_after - disk_before,
-        blocks_read: after.get::<i64, _>(0) - before.get::<i64, _>(0),
-        blocks_hit: after.get::<i64, _>(1) - before.get::<i64, _>(1),
+        blocks_read: blocks("Shared Read Blocks"),
+        blocks_hit: blocks("Shared Hit Blocks"),
     }
 }
 
@@ -149,18 +148,26 @@ async fn the_memory_limit_binds_page_cache_included() {
         free.blocks_read,
         free.blocks_hit,
     );
-    assert!(under_limit.table_bytes > 2 * (256 << 20));
-    // Under the limit much of the table comes from disk again: it cannot stay cached
-    // (not all of it: the kernel keeps part of a twice-read file on its active list;
-    // 180-248 MiB of 600 seen, against 0 without the limit).
     assert!(
-        under_limit.disk_bytes as f64 > 0.2 * under_limit.table_bytes as f64,
+        under_limit.table_bytes > 2 * (256 << 20),
+        "table {} bytes",
+        under_limit.table_bytes
+    );
+    // Under the limit much of the table comes from disk again: it cannot stay cached
+    // (584 MiB of 600 seen, against 0 without the limit; the bound leaves room for
+    // the kernel keeping part of a twice-read file on its active list).
+    assert!(
+        under_limit.disk_bytes as f64 > 0.5 * under_limit.table_bytes as f64,
         "limited: {} bytes from disk of {}",
         under_limit.disk_bytes,
         under_limit.table_bytes
     );
-    // pg_statio: the blocks missed shared buffers and were read (from the kernel).
-    assert!(under_limit.blocks_read as f64 > 0.9 * blocks as f64);
+    // The plan's buffer counts: the blocks missed shared buffers and were read (from the kernel).
+    assert!(
+        under_limit.blocks_read as f64 > 0.9 * blocks as f64,
+        "limited: {} blocks read of {blocks}",
+        under_limit.blocks_read
+    );
     // Without it the kernel's page cache holds the table: (almost) nothing from disk.
     assert!(
         (free.disk_bytes as f64) < 0.02 * free.table_bytes as f64,
@@ -168,7 +175,7 @@ async fn the_memory_limit_binds_page_cache_included() {
         free.disk_bytes
     );
     // The cgroup held the server, page cache included, to its limit.
-    assert!(usage.memory_peak_bytes <= 256 << 20);
+    assert!(usage.memory_peak_bytes <= 256 << 20, "{usage:?}");
     assert!(usage.memory_peak_bytes > 200 << 20, "{usage:?}");
 }
 
