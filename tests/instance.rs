@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use archbench::results::Results;
 use archbench::rig::instance::{Confined, INSTANCES_FILE, InstanceProfile, Instances};
