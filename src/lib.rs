@@ -24,4 +24,5 @@ pub mod run;
 pub mod scenario;
 pub mod shutdown;
 pub mod stores;
+pub mod timer;
 pub mod verdict;

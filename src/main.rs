@@ -32,8 +32,7 @@ enum Command {
         command: StoresCommand,
     },
     /// The highest open-model rate each system sustains within the scenario's [slo]
-    /// (each op's p99 and the failed share): a doubling ramp, then bisection; writes
-    /// DIR/capacity.json.
+    /// (p99 per op, failed share): doubling ramp, then bisection; writes capacity.json.
     Capacity {
         /// Scenario file with `[slo] p99_ms` and `max_error_rate`.
         scenario: PathBuf,
@@ -521,6 +520,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 percentiles,
                 threshold_pct: threshold,
                 alpha,
+                ..Default::default()
             };
             let outputs = cli::gate::GateOutputs {
                 markdown,

@@ -288,3 +288,103 @@ fn error_rates_count_false_alarms_and_detections() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("injected_delays"), "{}", text(&o));
 }
+
+/// Multiplies every latency of the run (totals and repetitions, every op) by `by`: a
+/// level shift of the whole run, as a fresh run on a busier machine shows.
+fn shifted(v: &mut serde_json::Value, by: f64) {
+    let sys = &mut v["systems"][SYSTEM];
+    let scale = |p: &mut serde_json::Value| {
+        for (_, x) in p.as_object_mut().unwrap().iter_mut() {
+            *x = serde_json::json!((x.as_f64().unwrap() * by).round() as u64);
+        }
+    };
+    for (_, op) in sys["ops"].as_object_mut().unwrap().iter_mut() {
+        scale(&mut op["latency_us"]);
+    }
+    for rep in sys["repetitions"].as_array_mut().unwrap() {
+        for (_, op) in rep.as_object_mut().unwrap().iter_mut() {
+            scale(&mut op["latency_us"]);
+        }
+    }
+}
+
+#[test]
+fn level_shifts_between_runs_are_allowed_for_by_the_run_to_run_spread() {
+    let dir = tempfile::tempdir().unwrap();
+    // Five fresh A/A runs whose levels differ as a whole; the repetitions of one run
+    // share its level, so they alone cannot tell the shift from a regression.
+    let levels = [1.0, 1.35, 0.85, 1.15, 0.9];
+    let runs: Vec<serde_json::Value> = levels
+        .iter()
+        .enumerate()
+        .map(|(i, level)| {
+            let mut v = fixture();
+            scaled(&mut v, "none", 1.0, 40 + i as u64);
+            shifted(&mut v, *level);
+            v
+        })
+        .collect();
+    let aa: Vec<PathBuf> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| write(dir.path(), &format!("aa-{i}.json"), v))
+        .collect();
+    // Without a run-to-run spread the +35% run fails the build.
+    let o = archbench(&[
+        "gate",
+        "--baseline",
+        paths(&aa)[0],
+        "--current",
+        paths(&aa)[1],
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("level shifts between runs are not allowed for"),
+        "{}",
+        text(&o)
+    );
+
+    // The rates measure the spread over all five runs: about the levels' own spread
+    // (log sd 0.188, i.e. 21%, less what the repetitions explain), to paste.
+    let mut args = vec!["gate", "rates", "--json", "--aa"];
+    args.extend(paths(&aa));
+    let o = archbench(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rates: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p50 = rates["run_to_run"]["p50"].as_f64().unwrap();
+    assert!((14.0..26.0).contains(&p50), "{rates}");
+    assert!(
+        rates["method"].as_str().unwrap().contains("held out"),
+        "{rates}"
+    );
+
+    // With that spread in the scenario the same pair passes: 35% is within what two
+    // runs of one build differ by at alpha 0.01 (z · √2 · 0.18: about 80%).
+    let mut current = runs[1].clone();
+    current["scenario"]["gate"]["run_to_run"] =
+        serde_json::json!({ "p50": p50, "p95": p50, "p99": p50 });
+    let current = write(dir.path(), "current.json", &current);
+    let o = archbench(&[
+        "gate",
+        "--baseline",
+        paths(&aa)[0],
+        "--current",
+        current.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("(runs ±"), "{}", text(&o));
+    // A regression well beyond it is still called.
+    let mut slow = runs[1].clone();
+    scaled(&mut slow, "create", 2.5, 77);
+    slow["scenario"]["gate"]["run_to_run"] =
+        serde_json::json!({ "p50": p50, "p95": p50, "p99": p50 });
+    let slow = write(dir.path(), "slow.json", &slow);
+    let o = archbench(&[
+        "gate",
+        "--baseline",
+        paths(&aa)[0],
+        "--current",
+        slow.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}

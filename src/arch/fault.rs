@@ -102,9 +102,8 @@ impl Faulty {
             Delay::Fraction(x) => start.elapsed().mul_f64(x.max(0.0)),
             Delay::Fixed(d) => d,
         };
-        if extra > Duration::ZERO {
-            tokio::time::sleep(extra).await;
-        }
+        // On tokio's timer +10% of a 1 ms op would wait 1-2 ms, not 0.1 ms.
+        crate::timer::sleep_precisely(extra).await;
         out
     }
 }

@@ -97,6 +97,12 @@ pub struct Comparison {
     pub change_pct: f64,
     /// Threshold applied, percent.
     pub threshold_pct: f64,
+    /// How far a fresh run's level strays, percent (the scenario's `[gate]
+    /// run_to_run`); `None` where not measured.
+    pub run_to_run_pct: Option<f64>,
+    /// The change a regression must exceed, percent: the threshold, or what two runs
+    /// of one build differ by with probability alpha, whichever is larger.
+    pub required_pct: f64,
     /// One-sided p-value (Mann-Whitney only).
     pub p_value: Option<f64>,
     /// How it was decided.
@@ -203,6 +209,8 @@ pub struct GateOverrides {
     pub threshold_pct: Option<f64>,
     /// Significance level.
     pub alpha: Option<f64>,
+    /// Between-run spreads per percentile, percent (replacing the scenario's).
+    pub run_to_run: Option<BTreeMap<String, f64>>,
 }
 
 fn percentile_value(p: &Percentiles, name: &str) -> f64 {
@@ -298,11 +306,21 @@ pub fn compare(
     }
     let method_note = if statistical {
         format!(
-            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated; *detectable* = the smallest regression called with {:.0}% probability, simulated from the spread of these repetitions (log-normal, same spread both sides)",
+            "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold{}; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated; *detectable* = the smallest regression called with {:.0}% probability, simulated from the spread of these repetitions (log-normal, same spread both sides){}",
             reps.0,
             reps.1,
             config.alpha,
-            power::DETECTION_POWER * 100.0
+            if config.run_to_run.is_empty() {
+                ""
+            } else {
+                " and above what two fresh runs of one build differ by with probability alpha (`[gate] run_to_run`)"
+            },
+            power::DETECTION_POWER * 100.0,
+            if config.run_to_run.is_empty() {
+                "; no run-to-run spread is configured, so level shifts between runs are not allowed for (`archbench gate propose` measures them)"
+            } else {
+                " and the run-to-run spread"
+            }
         )
     } else {
         "no repetitions on both sides (run with --repeat N): falling back to a percentage threshold on the aggregate values".into()
@@ -380,6 +398,9 @@ fn settings(c: &Results, cname: &str, o: &GateOverrides) -> Result<GateConfig, G
         }
         config.alpha = a;
     }
+    if let Some(spreads) = &o.run_to_run {
+        config.run_to_run = spreads.clone();
+    }
     if let Some(bad) = config
         .percentiles
         .iter()
@@ -425,6 +446,13 @@ fn compare_op(pair: &OpPair, pct: &String, config: &GateConfig) -> Comparison {
         .or_else(|| config.thresholds.get(op))
         .copied()
         .unwrap_or(config.threshold_pct);
+    let run_to_run_pct = config.run_to_run.get(pct).copied();
+    let required = run_to_run_pct.map_or(threshold, |spread| {
+        threshold.max(power::run_to_run_tolerance(
+            power::log_spread(spread),
+            config.alpha,
+        ))
+    });
     let (bv, cv) = (series(bs, op, pct), series(cs, op, pct));
     // The smallest sample count behind any value compared.
     let counts = |r: &SystemResults, whole: u64| -> u64 {
@@ -463,7 +491,7 @@ fn compare_op(pair: &OpPair, pct: &String, config: &GateConfig) -> Comparison {
     };
     let verdict = if !estimable {
         Verdict::TooFewSamples
-    } else if change_pct > threshold && p_value.is_none_or(|p| p < config.alpha) {
+    } else if change_pct > required && p_value.is_none_or(|p| p < config.alpha) {
         Verdict::Regression
     } else if change_pct < -threshold {
         Verdict::Improvement
@@ -478,6 +506,8 @@ fn compare_op(pair: &OpPair, pct: &String, config: &GateConfig) -> Comparison {
         current_us: cur,
         change_pct,
         threshold_pct: threshold,
+        run_to_run_pct,
+        required_pct: required,
         p_value,
         method,
         verdict,
@@ -525,9 +555,15 @@ impl Simulations {
                 alpha,
             })
         });
+        let spread = power::Spread {
+            within: sd,
+            between: c.run_to_run_pct.map_or(0.0, power::log_spread),
+        };
+        let tolerance = power::run_to_run_tolerance(spread.between, self.alpha);
         c.noise_pct = Some(power::noise_percent(sd));
-        c.detectable = simulation.minimum_detectable(sd, c.threshold_pct);
-        c.threshold_below_detectable = match simulation.minimum_detectable(sd, 0.0) {
+        c.detectable = simulation.minimum_detectable(spread, c.required_pct);
+        // What the test and the run-to-run tolerance resolve without the threshold.
+        c.threshold_below_detectable = match simulation.minimum_detectable(spread, tolerance) {
             Detectable::Percent(test_alone) => c.threshold_pct < test_alone,
             _ => true,
         };

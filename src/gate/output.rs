@@ -66,7 +66,7 @@ pub(super) fn verdict_word(v: Verdict) -> &'static str {
 /// on every line; a threshold the test cannot resolve is marked.
 pub(super) fn comparison_table<'a>(comparisons: impl Iterator<Item = &'a Comparison>) -> String {
     let mut s = String::from(
-        "| system | op | percentile | baseline | current | change | threshold | p | noise | detectable | verdict |\n",
+        "| system | op | percentile | baseline | current | change | needs | p | noise | detectable | verdict |\n",
     );
     s.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     let mut flagged = false;
@@ -77,14 +77,14 @@ pub(super) fn comparison_table<'a>(comparisons: impl Iterator<Item = &'a Compari
         flagged |= unresolved;
         let flag = if unresolved { " ⚠" } else { "" };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:+.1}% | {:.0}%{flag} | {} | {noise} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:+.1}% | {}{flag} | {} | {noise} | {} | {} |\n",
             escape_md(&c.system),
             c.op,
             c.percentile,
             ms(c.baseline_us),
             ms(c.current_us),
             c.change_pct,
-            c.threshold_pct,
+            needs(c),
             p,
             c.detectable.cell(),
             verdict_word(c.verdict)
@@ -96,6 +96,17 @@ pub(super) fn comparison_table<'a>(comparisons: impl Iterator<Item = &'a Compari
         );
     }
     s
+}
+
+/// The change a line needs to call a regression: its threshold, or the run-to-run
+/// tolerance when that is larger (with the spread it comes from).
+pub(super) fn needs(c: &Comparison) -> String {
+    match c.run_to_run_pct {
+        Some(spread) if c.required_pct > c.threshold_pct => {
+            format!("{:.0}% (runs ±{spread:.0}%)", c.required_pct)
+        }
+        _ => format!("{:.0}%", c.threshold_pct),
+    }
 }
 
 /// "A pass rules out regressions larger than …": the widest detectable regression
@@ -173,14 +184,14 @@ pub fn junit(r: &GateReport) -> String {
         ));
         for c in cases {
             let detail = format!(
-                "{} {} {}: baseline {}, current {}, change {:+.1}% (threshold {:.0}%{}; detectable {})",
+                "{} {} {}: baseline {}, current {}, change {:+.1}% (needs {}{}; detectable {})",
                 c.system,
                 c.op,
                 c.percentile,
                 ms(c.baseline_us),
                 ms(c.current_us),
                 c.change_pct,
-                c.threshold_pct,
+                needs(c),
                 match (c.method, c.p_value) {
                     (Method::MannWhitney, Some(p)) => format!(", Mann-Whitney p = {p:.4}"),
                     _ => ", no repetitions: threshold only".into(),

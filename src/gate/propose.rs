@@ -31,6 +31,37 @@ pub struct ProposedLine {
     pub threshold_below_detectable: bool,
 }
 
+/// Per percentile, the between-run spread of fresh runs of one build, percent: per
+/// system pooled over its ops (each op's runs' level variance less what its
+/// repetitions explain), the largest over the systems. Percentiles no system can
+/// estimate (fewer than two runs, or runs without repetitions) are left out.
+pub fn run_to_run(runs: &[&Results], percentiles: &[String]) -> BTreeMap<String, f64> {
+    let mut spreads = BTreeMap::new();
+    let Some(first) = runs.first() else {
+        return spreads;
+    };
+    for pct in percentiles {
+        for (system, first_system) in &first.systems {
+            let mut pooled = power::BetweenRuns::default();
+            for op in first_system.ops.keys() {
+                let line: Option<Vec<Vec<f64>>> = runs
+                    .iter()
+                    .map(|r| r.systems.get(system).map(|s| series(s, op, pct)))
+                    .collect();
+                if let Some(line) = line {
+                    pooled.add(&line);
+                }
+            }
+            if let Some(spread) = pooled.spread() {
+                let percent = power::noise_percent(spread);
+                let entry = spreads.entry(pct.clone()).or_insert(percent);
+                *entry = entry.max(percent);
+            }
+        }
+    }
+    spreads
+}
+
 /// The proposal.
 #[derive(Debug, Clone, Serialize)]
 pub struct Proposal {
@@ -40,6 +71,8 @@ pub struct Proposal {
     pub alpha: f64,
     /// Per system, op and percentile.
     pub lines: Vec<ProposedLine>,
+    /// Per percentile, the between-run spread the pair showed, percent.
+    pub run_to_run: BTreeMap<String, f64>,
     /// The `[gate]` section to paste into the scenario.
     pub section: String,
 }
@@ -101,23 +134,39 @@ pub fn propose(a: &Results, b: &Results, percentiles: &[String]) -> Proposal {
             alpha,
         })
     });
+    let run_to_run = run_to_run(&[a, b], percentiles);
     for line in &mut lines {
         line.threshold_pct = thresholds[&format!("{}.{}", line.op, line.percentile)];
         let (Some(sim), Some(noise)) = (&simulation, line.noise_pct) else {
             continue;
         };
-        let sd = (1.0 + noise / 100.0).ln();
-        line.detectable = sim.minimum_detectable(sd, line.threshold_pct);
-        line.threshold_below_detectable = match sim.minimum_detectable(sd, 0.0) {
+        let between = run_to_run
+            .get(&line.percentile)
+            .map_or(0.0, |p| power::log_spread(*p));
+        let spread = power::Spread {
+            within: power::log_spread(noise),
+            between,
+        };
+        let tolerance = power::run_to_run_tolerance(between, alpha);
+        line.detectable = sim.minimum_detectable(spread, line.threshold_pct.max(tolerance));
+        line.threshold_below_detectable = match sim.minimum_detectable(spread, tolerance) {
             Detectable::Percent(p) => line.threshold_pct < p,
             _ => true,
         };
     }
-    let section = section(&lines, &thresholds, repetitions, alpha, percentiles);
+    let section = section(
+        &lines,
+        &thresholds,
+        &run_to_run,
+        repetitions,
+        alpha,
+        percentiles,
+    );
     Proposal {
         repetitions,
         alpha,
         lines,
+        run_to_run,
         section,
     }
 }
@@ -126,6 +175,7 @@ pub fn propose(a: &Results, b: &Results, percentiles: &[String]) -> Proposal {
 fn section(
     lines: &[ProposedLine],
     thresholds: &BTreeMap<String, f64>,
+    run_to_run: &BTreeMap<String, f64>,
     repetitions: usize,
     alpha: f64,
     percentiles: &[String],
@@ -138,9 +188,20 @@ fn section(
     ));
     let quoted: Vec<String> = percentiles.iter().map(|p| format!("\"{p}\"")).collect();
     toml.push_str(&format!("percentiles = [{}]\n", quoted.join(", ")));
-    toml.push_str(&format!(
-        "threshold_pct = 10\nalpha = {alpha}\n\n[gate.thresholds]\n"
-    ));
+    toml.push_str(&format!("threshold_pct = 10\nalpha = {alpha}\n"));
+    if !run_to_run.is_empty() {
+        // Two runs give one level difference per op: a rough spread. More fresh runs
+        // (`archbench gate rates`, `scripts/gate-power`) measure it better.
+        let spreads: Vec<String> = run_to_run
+            .iter()
+            .map(|(pct, spread)| format!("{pct} = {:.1}", spread.max(0.1)))
+            .collect();
+        toml.push_str(&format!(
+            "# How far one fresh run's level strays (percent), from this pair.\nrun_to_run = {{ {} }}\n",
+            spreads.join(", ")
+        ));
+    }
+    toml.push_str("\n[gate.thresholds]\n");
     for (key, value) in thresholds {
         let unresolved: Vec<String> = lines
             .iter()
@@ -162,10 +223,20 @@ fn section(
 
 /// The noise and power table of a proposal, Markdown.
 pub fn markdown(p: &Proposal) -> String {
+    let spreads: Vec<String> = p
+        .run_to_run
+        .iter()
+        .map(|(pct, spread)| format!("{pct} ±{spread:.1}%"))
+        .collect();
     let mut s = format!(
-        "Noise and power: {} repetitions a side, alpha {}; *detectable* = the smallest regression called with {:.0}% probability at the proposed threshold.\n\n",
+        "Noise and power: {} repetitions a side, alpha {}; run-to-run spread {}; *detectable* = the smallest regression called with {:.0}% probability at the proposed threshold and run-to-run spread.\n\n",
         p.repetitions,
         p.alpha,
+        if spreads.is_empty() {
+            "not measured".to_string()
+        } else {
+            spreads.join(", ")
+        },
         power::DETECTION_POWER * 100.0
     );
     s.push_str("| system | op | percentile | noise | A/A change | threshold | detectable |\n");

@@ -71,6 +71,9 @@ pub struct ErrorRates {
     pub false_alarms: Vec<FalseAlarmLine>,
     /// Per injected delay and percentile.
     pub detection: Vec<DetectionLine>,
+    /// Per percentile, the run-to-run spread over all the A/A runs, percent: what the
+    /// scenario's `[gate] run_to_run` should say on this machine.
+    pub run_to_run: BTreeMap<String, f64>,
 }
 
 impl ErrorRates {
@@ -97,13 +100,18 @@ pub fn measure(
         aa_runs: aa.iter().map(|(n, _)| n.clone()).collect(),
         faulted_runs: faulted.iter().map(|(n, _)| n.clone()).collect(),
         alpha: 0.0,
-        method: "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew); pairs share runs, so they are not independent".into(),
+        method: if aa.len() >= CROSS_VALIDATED {
+            "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew; pairs share runs, so they are not independent); the run-to-run spread of each comparison is measured on the other A/A runs, never on the two compared (held out), and each faulted run is gated with the spread of the A/A runs other than its baseline".into()
+        } else {
+            "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew; pairs share runs, so they are not independent); fewer than 4 A/A runs: the scenario's own run-to-run spread is used, none held out".into()
+        },
         aa_comparisons: 0,
         aa_failed: 0,
         aa_gated_lines: 0,
         aa_regression_lines: 0,
         false_alarms: Vec::new(),
         detection: Vec::new(),
+        run_to_run: BTreeMap::new(),
     };
     let mut lines: BTreeMap<(String, String, String), FalseAlarmLine> = BTreeMap::new();
     for (i, (bname, b)) in aa.iter().enumerate() {
@@ -111,7 +119,7 @@ pub fn measure(
             if i == j {
                 continue;
             }
-            let report = compare(b, bname, c, cname, overrides)?;
+            let report = compare(b, bname, c, cname, &held_out(aa, &[i, j], overrides))?;
             rates.alpha = report.config.alpha;
             rates.aa_comparisons += 1;
             rates.aa_failed += usize::from(report.regressions().next().is_some());
@@ -135,8 +143,39 @@ pub fn measure(
         }
     }
     rates.false_alarms = lines.into_values().collect();
+    let all: Vec<&Results> = aa.iter().map(|(_, r)| r).collect();
+    let percentiles = overrides
+        .percentiles
+        .clone()
+        .unwrap_or_else(|| aa[0].1.scenario.gate.percentiles.clone());
+    rates.run_to_run = super::propose::run_to_run(&all, &percentiles);
     rates.detection = detection(aa, faulted, overrides)?;
     Ok(rates)
+}
+
+/// A/A runs from which a held-out run-to-run spread is measured: two compared, at
+/// least two left to measure on.
+const CROSS_VALIDATED: usize = 4;
+
+/// The overrides with the run-to-run spread measured on the A/A runs other than
+/// `excluded` (when at least two remain), so that no comparison is judged with a
+/// spread measured on its own runs.
+fn held_out(aa: &[NamedResults], excluded: &[usize], overrides: &GateOverrides) -> GateOverrides {
+    let others: Vec<&Results> = aa
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !excluded.contains(i))
+        .map(|(_, (_, r))| r)
+        .collect();
+    let mut held = overrides.clone();
+    if aa.len() >= CROSS_VALIDATED && others.len() >= 2 {
+        let percentiles = overrides
+            .percentiles
+            .clone()
+            .unwrap_or_else(|| aa[0].1.scenario.gate.percentiles.clone());
+        held.run_to_run = Some(super::propose::run_to_run(&others, &percentiles));
+    }
+    held
 }
 
 fn gated(comparisons: &[Comparison]) -> impl Iterator<Item = &Comparison> {
@@ -154,8 +193,8 @@ fn detection(
     type Key = (String, String, String, u64);
     let mut found: BTreeMap<Key, (DetectionLine, Vec<f64>)> = BTreeMap::new();
     for (fname, f) in faulted {
-        for (bname, b) in aa {
-            let report = compare(b, bname, f, fname, overrides)?;
+        for (i, (bname, b)) in aa.iter().enumerate() {
+            let report = compare(b, bname, f, fname, &held_out(aa, &[i], overrides))?;
             for delay in &f.injected_delays {
                 let injected = delay.percent.unwrap_or(0.0);
                 for c in report
@@ -275,6 +314,18 @@ pub fn markdown(r: &ErrorRates) -> String {
             ));
         }
         s.push('\n');
+    }
+    if !r.run_to_run.is_empty() {
+        let spreads: Vec<String> = r
+            .run_to_run
+            .iter()
+            .map(|(pct, spread)| format!("{pct} = {spread:.1}"))
+            .collect();
+        s.push_str(&format!(
+            "**Run-to-run spread** over all {} A/A runs (for the scenario's `[gate]`): `run_to_run = {{ {} }}`\n\n",
+            r.aa_runs.len(),
+            spreads.join(", ")
+        ));
     }
     if r.detection.is_empty() {
         return s;

@@ -281,7 +281,8 @@ fn pump(
     std::thread::Builder::new()
         .name("delay-proxy-write".into())
         .spawn(move || {
-            tighten_timer_slack();
+            // Without it each direction of a 1 ms round trip adds ~60 µs.
+            crate::timer::tighten_timer_slack();
             write_side(from, to, receiver, &connection.shared);
             connection.direction_ended();
         })?;
@@ -320,18 +321,6 @@ fn read_side(
         if sender.send(Some((deadline, buffer[..n].to_vec()))).is_err() {
             return;
         }
-    }
-}
-
-/// Sleeps of this thread wake within 1 µs of their deadline instead of Linux's default
-/// 50 µs slack: each direction of a 1 ms round trip would otherwise add ~60 µs (seen
-/// as 1.25 ms added for 1 ms). Best effort: where `prctl` refuses, the lateness
-/// recorded says what it cost.
-fn tighten_timer_slack() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and touches only this thread.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong, 0, 0, 0);
     }
 }
 

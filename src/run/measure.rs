@@ -293,8 +293,6 @@ fn write_log(
 
 /// Sampled entities for copies per item.
 const COPY_SAMPLE: usize = 20;
-/// Writes timed for projection lag.
-const LAG_SAMPLES: usize = 5;
 
 async fn measure_stored(
     s: &System,
@@ -329,7 +327,7 @@ async fn measure_stored(
     let lag = lag::measure(
         s.sut.as_ref(),
         lag_user,
-        LAG_SAMPLES,
+        scenario.run.lag_writes,
         scenario.rng_seed,
         Duration::from_secs(60),
     )

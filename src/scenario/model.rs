@@ -44,6 +44,10 @@ pub struct GateConfig {
     /// Per `op` or `op.percentile` thresholds, percent (from `gate calibrate`).
     #[serde(default)]
     pub thresholds: BTreeMap<String, f64>,
+    /// Per percentile, how far one fresh run's level strays from the long-run level,
+    /// percent (log-normal spread, measured across fresh A/A runs by `gate propose`).
+    #[serde(default)]
+    pub run_to_run: BTreeMap<String, f64>,
 }
 
 impl Default for GateConfig {
@@ -53,6 +57,7 @@ impl Default for GateConfig {
             threshold_pct: 10.0,
             alpha: 0.05,
             thresholds: BTreeMap::new(),
+            run_to_run: BTreeMap::new(),
         }
     }
 }
@@ -233,6 +238,9 @@ pub struct RunSettings {
     pub activity_window: Duration,
     /// An op whose actual start is later than its intended start by more than this is late.
     pub late_after: Duration,
+    /// Writes timed, one after another, for projection lag and write-to-visible
+    /// latency: a p99 needs 100 or more (below that it is the largest seen).
+    pub lag_writes: usize,
 }
 
 impl Default for RunSettings {
@@ -243,6 +251,7 @@ impl Default for RunSettings {
             list_limit: 50,
             activity_window: Duration::from_secs(24 * 3600),
             late_after: Duration::from_millis(10),
+            lag_writes: 5,
         }
     }
 }

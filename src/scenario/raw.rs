@@ -93,6 +93,8 @@ pub(crate) struct RawGate {
     pub(super) alpha: Option<Spanned<f64>>,
     #[serde(default)]
     pub(super) thresholds: Option<BTreeMap<String, Spanned<f64>>>,
+    #[serde(default)]
+    pub(super) run_to_run: Option<BTreeMap<String, Spanned<f64>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,4 +168,6 @@ pub(crate) struct RawRun {
     pub(super) activity_window: Option<HumanDuration>,
     #[serde(default)]
     pub(super) late_after: Option<HumanDuration>,
+    #[serde(default)]
+    pub(super) lag_writes: Option<Spanned<i64>>,
 }

@@ -279,6 +279,24 @@ fn validate_phases(phases_raw: &Spanned<Vec<Spanned<RawPhase>>>) -> Result<Vec<P
     Ok(phases)
 }
 
+/// Writes timed for projection lag: 1 to 1,000 (each is a write and polls until
+/// visible, one after another).
+fn lag_writes(r: &RawRun, default: usize) -> Result<usize, Problem> {
+    let writes = optional_positive(&r.lag_writes, "run.lag_writes", default as u64)?;
+    if writes > 1000 {
+        let at = r
+            .lag_writes
+            .as_ref()
+            .expect("a value above the default was given");
+        return Err(problem(
+            at,
+            "run.lag_writes",
+            format!("at most 1000 writes, got {writes}"),
+        ));
+    }
+    Ok(writes as usize)
+}
+
 /// Run settings, each defaulted when absent.
 fn validate_run(run_raw: Option<&Spanned<RawRun>>) -> Result<RunSettings, Problem> {
     let run = match run_raw {
@@ -297,6 +315,7 @@ fn validate_run(run_raw: Option<&Spanned<RawRun>>) -> Result<RunSettings, Proble
                     as i64,
                 activity_window: r.activity_window.map_or(d.activity_window, |v| v.0),
                 late_after: r.late_after.map_or(d.late_after, |v| v.0),
+                lag_writes: lag_writes(r, d.lag_writes)?,
             }
         }
     };
@@ -434,11 +453,32 @@ fn validate_gate(g: &RawGate) -> Result<GateConfig, Problem> {
         }
         thresholds.insert(k.clone(), *v.get_ref());
     }
+    let mut run_to_run = BTreeMap::new();
+    for (k, v) in g.run_to_run.iter().flatten() {
+        let field = format!("gate.run_to_run.{k}");
+        if !GATE_PERCENTILES.contains(&k.as_str()) {
+            return Err(problem(
+                v,
+                field,
+                format!("key must be a percentile: {}", GATE_PERCENTILES.join(", ")),
+            ));
+        }
+        let spread = *v.get_ref();
+        if !(spread.is_finite() && (0.0..=200.0).contains(&spread)) {
+            return Err(problem(
+                v,
+                field,
+                format!("must be a spread from 0 to 200 percent, got {spread}"),
+            ));
+        }
+        run_to_run.insert(k.clone(), spread);
+    }
     Ok(GateConfig {
         percentiles,
         threshold_pct,
         alpha,
         thresholds,
+        run_to_run,
     })
 }
 

@@ -186,8 +186,19 @@ fn write_to_visible(context: &Context) -> String {
             p99(&w.search)
         ))
     };
+    let writes = context
+        .results
+        .systems
+        .values()
+        .filter_map(|s| s.projection_lag_ms.as_ref().map(|l| l.samples))
+        .min()
+        .unwrap_or(0);
+    // Below 100 writes the 99th percentile is the largest one seen: say so.
+    let tail = if writes >= 100 { "p99" } else { "largest" };
     match (one(BEFORE), one(AFTER)) {
-        (Some(a), Some(b)) => format!("; write to visible (p50/p99): {a}; {b}"),
+        (Some(a), Some(b)) => {
+            format!("; write to visible (p50/{tail} of {writes} writes each): {a}; {b}")
+        }
         _ => String::new(),
     }
 }
