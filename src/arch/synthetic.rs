@@ -152,13 +152,13 @@ impl Synthetic {
             let since = self.epoch.elapsed();
             let into = Duration::from_nanos((since.as_nanos() % every.as_nanos()) as u64);
             if into < self.spec.stall_for {
-                tokio::time::sleep(self.spec.stall_for - into).await;
+                crate::timer::sleep_precisely(self.spec.stall_for - into).await;
             }
         }
-        let s = self.spec.service_of(op);
-        if !s.is_zero() {
-            tokio::time::sleep(s).await;
-        }
+        // On the precise timer: tokio's rounds a 2 ms service up to 2-3 ms, by where
+        // the op falls between its ticks, which made the target's own median move
+        // ±15% between repetitions.
+        crate::timer::sleep_precisely(self.spec.service_of(op)).await;
         self.round_trips.op_done(op);
     }
 }

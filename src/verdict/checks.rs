@@ -247,8 +247,17 @@ mod tests {
         assert_eq!(tally.dependent, 3);
         assert_eq!(
             tally.projection,
-            (2, 2),
-            "R2 and Option C's bounds; cost levels and latency"
+            (2, 1),
+            "R2 and Option C's bounds; cost levels"
+        );
+        // The example ran under a network profile: latency is a measured finding.
+        assert_eq!(
+            e.claims
+                .iter()
+                .find(|c| c.id == "latency")
+                .unwrap()
+                .evidence,
+            Some(Evidence::Measured)
         );
         assert_eq!(
             tally.arithmetic,
