@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use archbench::arch::fault::FaultSpec;
-use archbench::cli::{self, StoreChoice};
+use archbench::cli::{self, StoreArgs};
 use archbench::gate::GateOverrides;
 use archbench::report::ReportInputs;
 use archbench::rig::faults::Fault;
 use archbench::run::Limits;
-use archbench::stores::StoreMode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -26,10 +25,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve a reference system over HTTP (schema/openapi.yaml) on its stores, until
+    /// Ctrl-C; drive it with `run --systems http:NAME=URL`.
+    Serve {
+        /// v02 or v03, or synthetic:... (no stores: a no-op or stalling server).
+        system: String,
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// Address to listen on (port 0: any free one, printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Start, check and stop the stores (PostgreSQL + TimescaleDB + pgvector, S3).
     Stores {
         #[command(subcommand)]
-        command: StoresCommand,
+        command: cli::stores::StoresCommand,
     },
     /// The highest open-model rate each system sustains within the scenario's [slo]
     /// (p99 per op, failed share): doubling ramp, then bisection; writes capacity.json.
@@ -75,7 +85,8 @@ enum Command {
     Run {
         /// Scenario file (scenarios/*.toml).
         scenario: PathBuf,
-        /// Systems to run, comma-separated: v02, v03, synthetic[:key=value,...].
+        /// Systems to run, comma-separated: v02, v03, synthetic[:key=value,...],
+        /// http:NAME=BASE_URL (a deployment, as the scenario's [http] maps the ops).
         #[arg(long)]
         systems: Option<String>,
         #[command(flatten)]
@@ -107,6 +118,12 @@ enum Command {
         limits: LimitArgs,
         #[command(flatten)]
         report: ReportArgs,
+        #[command(flatten)]
+        agent: cli::run::AgentArgs,
+        /// The target already holds the scenario's seed (an external target that
+        /// another agent or an earlier run seeded): derive the keys, write nothing.
+        #[arg(long)]
+        seeded: bool,
     },
     /// Write the approval report (report.html, report.md, report.json) from a results file.
     Report {
@@ -230,59 +247,6 @@ enum GateCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum StoresCommand {
-    /// Start the stores and keep them running until Ctrl-C or `stores down`.
-    Up {
-        #[command(flatten)]
-        stores: StoreArgs,
-        /// Keep the run directory (data, logs) after stopping.
-        #[arg(long)]
-        keep: bool,
-        /// PostgreSQL port (default: a free one).
-        #[arg(long)]
-        pg_port: Option<u16>,
-        /// S3 port (default: a free one).
-        #[arg(long)]
-        s3_port: Option<u16>,
-        /// Print the connection details as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stop every running `stores up` instance.
-    Down {
-        #[command(flatten)]
-        stores: StoreArgs,
-    },
-    /// Health and versions of the stores (starts temporary ones when none run).
-    Status {
-        #[command(flatten)]
-        stores: StoreArgs,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Args)]
-struct StoreArgs {
-    /// Where the stores come from.
-    #[arg(long, value_enum, default_value_t = StoreMode::Auto, env = "ARCHBENCH_STORES")]
-    stores: StoreMode,
-    /// Directory for local run directories (default: $TMPDIR/archbench-<uid>).
-    #[arg(long, env = "ARCHBENCH_RUN_ROOT")]
-    run_root: Option<PathBuf>,
-}
-
-impl StoreArgs {
-    fn choice(self) -> StoreChoice {
-        StoreChoice {
-            mode: self.stores,
-            run_root: self.run_root,
-        }
-    }
-}
-
 /// What the stores run under: the network and the instance size.
 #[derive(Args)]
 struct RigArgs {
@@ -391,6 +355,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             dry_run,
             limits,
             report,
+            agent,
+            seeded,
         } => {
             let mut options = stores.choice().run_options(
                 scenario,
@@ -401,6 +367,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 limits.limits(),
             );
             options.fault_at = fault_at;
+            options.agent = agent.agent_run()?;
+            options.seeded = seeded;
             rig.apply(&mut options)?;
             let after = cli::run::AfterRun {
                 dry_run,
@@ -538,30 +506,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             .map(drop)
         }
         Command::Merge { logs, json } => cli::merge::merge(&logs, json, out),
-        Command::Stores { command } => stores(command, out).await,
-    }
-}
-
-async fn stores(command: StoresCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    match command {
-        StoresCommand::Up {
+        Command::Stores { command } => cli::stores::dispatch(command, out).await,
+        Command::Serve {
+            system,
             stores,
-            keep,
-            pg_port,
-            s3_port,
-            json,
-        } => {
-            let up = cli::stores::UpOptions {
-                keep,
-                pg_port,
-                s3_port,
-            };
-            cli::stores::up(&stores.choice(), &up, json, out).await
-        }
-        StoresCommand::Down { stores } => cli::stores::down(&stores.choice(), out).await.map(drop),
-        StoresCommand::Status { stores, json } => {
-            cli::stores::status(&stores.choice(), json, out).await
-        }
+            listen,
+        } => cli::serve::serve(&system, &stores.choice(), listen, out).await,
     }
 }
 

@@ -61,6 +61,8 @@ async fn run_to(dir: &Path, name: &str, faults: Vec<FaultSpec>) -> PathBuf {
             fault_at: Vec::new(),
             network: None,
             instance: None,
+            agent: None,
+            seeded: false,
         },
         &mut Vec::new(),
     )

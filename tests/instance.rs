@@ -297,6 +297,8 @@ duration = "2s"
         fault_at: Vec::new(),
         network: None,
         instance: Some(one),
+        agent: None,
+        seeded: false,
     };
     let mut log = Vec::new();
     let summary = run(options, &mut log).await.unwrap();

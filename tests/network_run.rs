@@ -65,6 +65,8 @@ async fn same_region_puts_the_object_store_on_v03s_get_path() {
         fault_at: Vec::new(),
         network: Some(profile),
         instance: None,
+        agent: None,
+        seeded: false,
     };
     let mut log = Vec::new();
     let summary = run(options, &mut log).await.unwrap();

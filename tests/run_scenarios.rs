@@ -51,6 +51,8 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         fault_at: Vec::new(),
         network: None,
         instance: None,
+        agent: None,
+        seeded: false,
     };
     let mut log = Vec::new();
     let summary = run(opts, &mut log).await.unwrap();
@@ -164,6 +166,8 @@ async fn a_synthetic_run_needs_no_stores_and_repeats_alternate() {
         fault_at: Vec::new(),
         network: None,
         instance: None,
+        agent: None,
+        seeded: false,
     };
     let summary = run(opts, &mut Vec::new()).await.unwrap();
     assert_valid(&summary.results_path);
@@ -275,6 +279,8 @@ async fn a_sweep_runs_each_seed_size_into_its_own_directory() {
         fault_at: Vec::new(),
         network: None,
         instance: None,
+        agent: None,
+        seeded: false,
     };
     run(opts, &mut Vec::new()).await.unwrap();
     let index: serde_json::Value =

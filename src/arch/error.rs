@@ -53,6 +53,20 @@ pub enum ArchError {
     /// Setting up the system failed.
     #[error("setup: {0}")]
     Setup(String),
+    /// An external target cannot be used: unreachable, or its client not buildable.
+    #[error("{0}")]
+    Target(super::http::client::TargetError),
+    /// A deployment reached over HTTP answered with another status than expected, or
+    /// not at all.
+    #[error("{op:?}: HTTP: {detail}")]
+    Http {
+        /// The op.
+        op: OpKind,
+        /// `http_503`, `http_timeout`, `http_connect`, ...: errors count by it.
+        kind: &'static str,
+        /// What happened (status and the answer's first bytes).
+        detail: String,
+    },
 }
 
 impl ArchError {
@@ -66,6 +80,8 @@ impl ArchError {
             ArchError::Inconsistent { .. } => "inconsistent",
             ArchError::SettleTimeout(_) => "settle_timeout",
             ArchError::Setup(_) => "setup",
+            ArchError::Http { kind, .. } => kind,
+            ArchError::Target(_) => "setup",
         }
     }
 

@@ -9,6 +9,7 @@ mod common;
 pub mod embedding;
 mod error;
 pub mod fault;
+pub mod http;
 pub mod inngest;
 mod instrument;
 mod runtime;
@@ -140,7 +141,7 @@ pub struct Entity {
 }
 
 /// A row of `list`: metadata only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntitySummary {
     /// Id.
     pub id: EntityId,
@@ -151,7 +152,7 @@ pub struct EntitySummary {
 }
 
 /// A hit of `search`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchHit {
     /// Id.
     pub id: EntityId,
@@ -160,7 +161,7 @@ pub struct SearchHit {
 }
 
 /// An event as `history` returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEvent {
     /// `entity.created` or `entity.updated`.
     pub event_type: String,
@@ -171,7 +172,7 @@ pub struct HistoryEvent {
 }
 
 /// One hour of `activity`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityBucket {
     /// Start of the hour.
     pub hour: DateTime<Utc>,

@@ -29,6 +29,9 @@ pub struct SystemConfig {
     /// The network in play: the app and the workflow service reach each other
     /// through its `workflow` hop (both ways). `None`: loopback.
     pub network: Option<Arc<Network>>,
+    /// How an HTTP target's ops become requests (the scenario's `[http]`; `None`:
+    /// `archbench serve`'s API). The reference systems ignore it.
+    pub http: Option<crate::scenario::http::HttpSettings>,
 }
 
 impl Default for SystemConfig {
@@ -38,6 +41,7 @@ impl Default for SystemConfig {
             inngest_workers: 8,
             retry: RetryPolicy::default(),
             network: None,
+            http: None,
         }
     }
 }

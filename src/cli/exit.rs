@@ -41,6 +41,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<crate::rig::cgroup::CgroupError>() {
         return Some(e.exit_code());
     }
+    if let Some(crate::arch::ArchError::Target(e)) = cause.downcast_ref() {
+        return Some(e.exit_code());
+    }
+    if cause.is::<super::serve::ListenError>() {
+        return Some(3);
+    }
     if cause.is::<crate::shutdown::Interrupted>() {
         return Some(130);
     }

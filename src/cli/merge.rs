@@ -1,9 +1,13 @@
 //! `archbench merge`: HdrHistogram interval logs of runs or agents, merged and printed
-//! as percentiles per op.
+//! as percentiles per op. Agents' logs (`run --agent`) merge only as a whole set: one
+//! run, every agent once (its latest attempt); histograms are added, never their
+//! percentiles averaged.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::UsageError;
+use crate::loadgen::agent::{self, LogKey};
 use crate::loadgen::interval_log::merge_interval_logs;
 use crate::loadgen::record::Percentiles;
 
@@ -13,6 +17,23 @@ pub fn merge(paths: &[PathBuf], json: bool, out: &mut impl std::io::Write) -> an
     for p in paths {
         inputs.push(std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
     }
+    let keys: Vec<Option<LogKey>> = inputs.iter().map(|b| LogKey::find(b)).collect();
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let chosen = agent::choose(&keys, &names).map_err(|e| UsageError(e.to_string()))?;
+    if chosen.len() < inputs.len() {
+        let left: Vec<&str> = (0..inputs.len())
+            .filter(|i| !chosen.contains(i))
+            .map(|i| names[i].as_str())
+            .collect();
+        eprintln!(
+            "archbench merge: left out earlier attempts: {}",
+            left.join(", ")
+        );
+    }
+    let inputs: Vec<Vec<u8>> = chosen
+        .into_iter()
+        .map(|i| std::mem::take(&mut inputs[i]))
+        .collect();
     let merged = merge_interval_logs(&inputs).map_err(|e| {
         anyhow::anyhow!(
             "{e} ({})",

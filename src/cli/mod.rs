@@ -8,6 +8,7 @@ pub mod gate;
 pub mod merge;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod stores;
 
 use std::path::PathBuf;
@@ -18,6 +19,27 @@ use crate::arch::fault::FaultSpec;
 use crate::arch::split_systems;
 use crate::run::{Limits, RunOptions};
 use crate::stores::{LocalOptions, ProvisionOptions, StoreMode};
+
+/// `--stores` and `--run-root`, as every command that starts stores takes them.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Where the stores come from.
+    #[arg(long, value_enum, default_value_t = StoreMode::Auto, env = "ARCHBENCH_STORES")]
+    pub stores: StoreMode,
+    /// Directory for local run directories (default: $TMPDIR/archbench-<uid>).
+    #[arg(long, env = "ARCHBENCH_RUN_ROOT")]
+    pub run_root: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The choice these arguments make.
+    pub fn choice(self) -> StoreChoice {
+        StoreChoice {
+            mode: self.stores,
+            run_root: self.run_root,
+        }
+    }
+}
 
 /// Where the stores come from, as the command line says.
 #[derive(Debug, Clone)]
@@ -62,6 +84,8 @@ impl StoreChoice {
             fault_at: Vec::new(),
             network: None,
             instance: None,
+            agent: None,
+            seeded: false,
         }
     }
 }

@@ -2,10 +2,68 @@
 
 use std::path::PathBuf;
 
+use super::UsageError;
 use crate::arch::{V02_NAME, V03_NAME};
+use crate::loadgen::agent::{Agent, AgentRun};
 use crate::report::ReportInputs;
 use crate::results::Results;
 use crate::run::RunOptions;
+
+/// `--agent`, `--start-at`, `--attempt`: one agent's share of a run spread over
+/// machines (README, "Load from many machines").
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// This process's share of a run over N agents, I/N (0-based, as a Kubernetes
+    /// Indexed Job's JOB_COMPLETION_INDEX): every N-th arrival of the one schedule.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// When the first phase starts on every agent (RFC 3339, e.g.
+    /// 2026-12-02T10:00:00Z); required with --agent. Seeding happens before it.
+    #[arg(long)]
+    pub start_at: Option<String>,
+    /// Which try of this agent this is: a restarted agent counts up, and `merge`
+    /// keeps each agent's latest.
+    #[arg(long, default_value_t = 1, env = "ARCHBENCH_ATTEMPT")]
+    pub attempt: u32,
+}
+
+impl AgentArgs {
+    /// The agent's run, or `None` without `--agent`; exit 2 for what does not go.
+    pub fn agent_run(&self) -> Result<Option<AgentRun>, UsageError> {
+        let (agent, start_at) = match (&self.agent, &self.start_at) {
+            (None, None) => return Ok(None),
+            (Some(a), Some(t)) => (a, t),
+            _ => {
+                return Err(UsageError(
+                    "--agent and --start-at go together: every agent waits for the same start"
+                        .into(),
+                ));
+            }
+        };
+        let agent = Agent::parse(agent).map_err(|e| UsageError(e.to_string()))?;
+        let start_at = chrono::DateTime::parse_from_rfc3339(start_at)
+            .map_err(|e| {
+                UsageError(format!(
+                    "--start-at {start_at}: {e}; write RFC 3339, e.g. 2026-12-02T10:00:00Z"
+                ))
+            })?
+            .with_timezone(&chrono::Utc);
+        if start_at - chrono::Utc::now() > chrono::TimeDelta::days(1) {
+            return Err(UsageError(format!(
+                "--start-at {}: more than a day ahead",
+                start_at.to_rfc3339()
+            )));
+        }
+        if self.attempt == 0 {
+            return Err(UsageError("--attempt counts from 1".into()));
+        }
+        Ok(Some(AgentRun {
+            agent,
+            start_at,
+            attempt: self.attempt,
+        }))
+    }
+}
 
 /// What to do around the run.
 #[derive(Debug, Clone)]

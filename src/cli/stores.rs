@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::StoreChoice;
+use super::{StoreArgs, StoreChoice};
 use crate::shutdown::{Interrupted, ShutdownWatch};
 use crate::stores::health::{self, HealthReport};
 use crate::stores::registry::{self, StopOutcome};
@@ -13,6 +13,63 @@ use crate::stores::{
     EndpointSummary, ProvisionOptions, StoreError, StoreMode, Stores, provision, resolve_mode,
     run_root,
 };
+
+/// `archbench stores ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum StoresCommand {
+    /// Start the stores and keep them running until Ctrl-C or `stores down`.
+    Up {
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// Keep the run directory (data, logs) after stopping.
+        #[arg(long)]
+        keep: bool,
+        /// PostgreSQL port (default: a free one).
+        #[arg(long)]
+        pg_port: Option<u16>,
+        /// S3 port (default: a free one).
+        #[arg(long)]
+        s3_port: Option<u16>,
+        /// Print the connection details as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop every running `stores up` instance.
+    Down {
+        #[command(flatten)]
+        stores: StoreArgs,
+    },
+    /// Health and versions of the stores (starts temporary ones when none run).
+    Status {
+        #[command(flatten)]
+        stores: StoreArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `command`.
+pub async fn dispatch(command: StoresCommand, out: &mut impl Write) -> anyhow::Result<()> {
+    match command {
+        StoresCommand::Up {
+            stores,
+            keep,
+            pg_port,
+            s3_port,
+            json,
+        } => {
+            let options = UpOptions {
+                keep,
+                pg_port,
+                s3_port,
+            };
+            up(&stores.choice(), &options, json, out).await
+        }
+        StoresCommand::Down { stores } => down(&stores.choice(), out).await.map(drop),
+        StoresCommand::Status { stores, json } => status(&stores.choice(), json, out).await,
+    }
+}
 
 /// What `stores up` may set beyond the store mode.
 #[derive(Debug, Clone, Default)]

@@ -274,7 +274,8 @@ mod tests {
             ),
         ];
         let mut log = Vec::new();
-        crate::loadgen::record::write_interval_log(intervals, 1_700_000_000.0, &mut log).unwrap();
+        crate::loadgen::record::write_interval_log(intervals, 1_700_000_000.0, None, &mut log)
+            .unwrap();
         let seconds = interval_log_seconds(&log).unwrap();
         assert_eq!(seconds.keys().copied().collect::<Vec<_>>(), [0, 3]);
         assert_eq!(seconds[&0].len(), 2);

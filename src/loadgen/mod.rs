@@ -2,8 +2,10 @@
 //! executors with coordinated-omission-corrected timing ([`executor`]), HdrHistogram
 //! recording and interval logs ([`record`]), the interval-log reader
 //! ([`interval_log`]), seeding ([`seed`]) and the generated
-//! content both systems store ([`content`]).
+//! content both systems store ([`content`]); an agent's share of a run spread over
+//! machines ([`agent`]).
 
+pub mod agent;
 pub mod content;
 pub mod executor;
 pub mod interval_log;

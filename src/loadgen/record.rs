@@ -355,17 +355,23 @@ impl Recorder {
 }
 
 /// Writes interval histograms in the HdrHistogram interval log format (V2, compressed),
-/// one tagged entry per op and second, readable by HdrHistogram's standard tools.
+/// one tagged entry per op and second, readable by HdrHistogram's standard tools;
+/// `key` (an agent's [`super::agent::LogKey`]) goes in a comment line of its own.
 pub fn write_interval_log(
     intervals: impl IntoIterator<Item = (u64, BTreeMap<OpKind, Histogram<u64>>)>,
     start_unix_s: f64,
+    key: Option<&str>,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     use hdrhistogram::serialization::V2DeflateSerializer;
     use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
     let mut ser = V2DeflateSerializer::new();
-    let mut w = IntervalLogWriterBuilder::new()
-        .add_comment("archbench latency (us, from intended start) per op per second")
+    let mut builder = IntervalLogWriterBuilder::new();
+    builder.add_comment("archbench latency (us, from intended start) per op per second");
+    if let Some(key) = key {
+        builder.add_comment(key);
+    }
+    let mut w = builder
         .with_start_time(std::time::UNIX_EPOCH + Duration::from_secs_f64(start_unix_s))
         .with_base_time(std::time::UNIX_EPOCH + Duration::from_secs_f64(start_unix_s))
         .with_max_value_divisor(1.0)
@@ -437,6 +443,7 @@ mod tests {
         write_interval_log(
             seconds.iter().map(|s| (*s, rec.interval(*s))),
             1_700_000_000.0,
+            None,
             &mut a,
         )
         .unwrap();

@@ -78,6 +78,9 @@ pub enum SeedPath {
     Auto,
     /// Always through create/update (slower; checks the bulk path against the ops).
     Ops,
+    /// Nothing written: the target already holds this seed (an external target seeded
+    /// by another agent or an earlier run); the keys are derived from the seed alone.
+    KeysOnly,
 }
 
 /// Entities per bulk batch (one COPY per table each).
@@ -120,6 +123,9 @@ pub async fn seed(
     });
     for batch in batches {
         entities.extend(batch.iter().map(|e| (e.create.user, e.create.id)));
+        if path == SeedPath::KeysOnly {
+            continue;
+        }
         let permit = slots.clone().acquire_owned().await.expect("never closed");
         let (t, p) = (target.clone(), progress.clone());
         tasks.spawn(async move {
@@ -151,7 +157,9 @@ pub async fn seed(
     while let Some(done) = tasks.join_next().await {
         done.map_err(|e| ArchError::Setup(format!("seeding task: {e}")))??;
     }
-    target.settle(Duration::from_secs(600)).await?;
+    if path != SeedPath::KeysOnly {
+        target.settle(Duration::from_secs(600)).await?;
+    }
     let mut space = KeySpace {
         users: (1..=s.users as i64).map(UserId).collect(),
         entities,

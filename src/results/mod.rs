@@ -291,7 +291,21 @@ pub struct SystemResults {
     /// failures only; absent when nothing failed).
     #[serde(default, skip_serializing_if = "no_errors")]
     pub errors_by_second: Vec<BTreeMap<String, BTreeMap<u64, u64>>>,
+    /// Fields that hold no measurement because the system is an external target
+    /// (driven over HTTP: nothing inside it is visible). Their values are
+    /// placeholders, never to be read as zeros.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_measured: Vec<String>,
 }
+
+/// What an external target's results cannot hold.
+pub const NOT_MEASURED_EXTERNALLY: [&str; 5] = [
+    "round_trips",
+    "inngest_executions",
+    "footprint",
+    "db_time",
+    "projection_lag_ms",
+];
 
 fn no_errors(per_repetition: &[BTreeMap<String, BTreeMap<u64, u64>>]) -> bool {
     per_repetition.iter().all(BTreeMap::is_empty)

@@ -226,11 +226,18 @@ async fn search_systems(
             stop.store(true, SeqCst);
         })
     };
-    let connect = connect::connect(kinds, &[], stores, started.network.as_ref());
+    let http = scenario.http.as_ref();
+    let connect = connect::connect(kinds, &[], stores, started.network.as_ref(), http);
     let Some(connected) = watch.unless_signalled(connect).await.transpose()? else {
         return Err(Interrupted.into());
     };
-    let seed = seeding::seed_systems(&connected.systems, scenario, started.at, out);
+    let seed = seeding::seed_systems(
+        &connected.systems,
+        scenario,
+        started.at,
+        seeding::SeedPath::Auto,
+        out,
+    );
     let Some(space) = watch.unless_signalled(seed).await.transpose()? else {
         return Err(Interrupted.into());
     };

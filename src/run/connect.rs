@@ -16,6 +16,8 @@ pub(super) struct System {
     pub sut: Arc<dyn SystemUnderTest>,
     /// Whether it keeps data in the stores (storage, copies and lag are measured).
     pub uses_stores: bool,
+    /// Whether it runs elsewhere (round trips and executions are not measured).
+    pub external: bool,
 }
 
 /// The connected systems and the harness's meter.
@@ -34,9 +36,11 @@ pub(super) async fn connect(
     faults: &[FaultSpec],
     stores: Option<&Stores>,
     network: Option<&Arc<Network>>,
+    http: Option<&crate::scenario::http::HttpSettings>,
 ) -> anyhow::Result<Connected> {
     let config = SystemConfig {
         network: network.cloned(),
+        http: http.cloned(),
         ..SystemConfig::default()
     };
     let endpoints = match (stores, network) {
@@ -54,6 +58,7 @@ pub(super) async fn connect(
             name,
             sut,
             uses_stores: kind.uses_stores(),
+            external: kind.external(),
         });
     }
     let meter = match stores {

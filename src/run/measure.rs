@@ -66,6 +66,8 @@ pub(super) struct MeasureInputs<'a> {
     pub folder: &'a Path,
     /// Start of the run, the interval logs' base time.
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// An agent's key for its interval logs (`None`: a run of one process).
+    pub log_key: Option<crate::loadgen::agent::LogKey>,
     /// Ctrl-C: what the stores are asked is given up, what is in memory is kept.
     pub watch: &'a ShutdownWatch,
     /// The stage an earlier Ctrl-C stopped the run in.
@@ -158,6 +160,13 @@ pub(super) async fn measure_systems(
 
 /// Counters first: the storage and lag measurements run ops of their own.
 fn read_counters(s: &System, results: &mut SystemResults) {
+    if s.external {
+        results.not_measured = crate::results::NOT_MEASURED_EXTERNALLY
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        return;
+    }
     let round_trips = s.sut.round_trips().snapshot();
     results.round_trips = round_trips
         .per_op
@@ -262,7 +271,16 @@ fn write_log(
     s: &System,
     recorders: &[Arc<Recorder>],
 ) -> anyhow::Result<String> {
-    let name = format!("{}.hlog", s.name.replace([':', ',', '=', '/'], "_"));
+    let system = s.name.replace([':', ',', '=', '/'], "_");
+    // Agents' logs land in one folder or bucket: each name says whose it is.
+    let name = match &inputs.log_key {
+        Some(k) => format!(
+            "{system}.agent-{}-of-{}.attempt-{}.hlog",
+            k.agent, k.agents, k.attempt
+        ),
+        None => format!("{system}.hlog"),
+    };
+    let key = inputs.log_key.as_ref().map(|k| k.comment());
     // Second by second, repetitions merged: one second's histograms in memory at a time.
     let seconds: std::collections::BTreeSet<u64> = recorders
         .iter()
@@ -281,6 +299,7 @@ fn write_log(
     write_interval_log(
         merged,
         inputs.started_at.timestamp_millis() as f64 / 1e3,
+        key.as_deref(),
         &mut bytes,
     )?;
     let folder = inputs.folder;

@@ -55,6 +55,12 @@ pub struct RunOptions {
     /// The instance PostgreSQL runs on (`--instance`), a cgroup around the local
     /// server; `None`: this machine, unlimited.
     pub instance: Option<InstanceProfile>,
+    /// This process's share of a run spread over agents (`--agent I/N --start-at`);
+    /// `None`: the whole schedule, at once.
+    pub agent: Option<crate::loadgen::agent::AgentRun>,
+    /// The systems already hold the scenario's seed (`--seeded`: an external target
+    /// another agent or an earlier run seeded); only the keys are derived.
+    pub seeded: bool,
 }
 
 /// What `run` produced.
@@ -131,6 +137,13 @@ async fn run_scenario(
     if options.repeat == 0 {
         return Err(OptionError("--repeat must be at least 1".into()).into());
     }
+    if options.seeded && kinds.iter().any(|(_, k)| !k.external()) {
+        return Err(OptionError(
+            "--seeded: only external targets (http:NAME=URL) can already hold the seed; the systems archbench runs are seeded by it"
+                .into(),
+        )
+        .into());
+    }
     let needs_stores = kinds.iter().any(|(_, k)| k.uses_stores());
     let stored = kinds.iter().filter(|(_, k)| k.uses_stores()).count();
     let estimate = Estimate::of(&scenario, kinds.len(), stored, options.repeat);
@@ -185,6 +198,40 @@ async fn run_scenario(
     result
 }
 
+/// Waits until the agents' common start; `false` when a signal came first.
+async fn wait_for_start(
+    agent: &crate::loadgen::agent::AgentRun,
+    watch: &ShutdownWatch,
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<bool> {
+    let ahead = agent.start_at - chrono::Utc::now();
+    let (index, count) = (agent.agent.index, agent.agent.count);
+    match ahead.to_std() {
+        Ok(wait) => {
+            writeln!(
+                out,
+                "agent {index}/{count}: starting at {} (in {:.1} s)",
+                agent.start_at.to_rfc3339(),
+                wait.as_secs_f64()
+            )?;
+            Ok(watch
+                .unless_signalled(tokio::time::sleep(wait))
+                .await
+                .is_some())
+        }
+        Err(_) => {
+            // Seeding took longer than the start allowed: the agents are not aligned.
+            writeln!(
+                out,
+                "agent {index}/{count}: WARNING: {:.1} s past the common start {}; starting now — give --start-at more room",
+                -ahead.as_seconds_f64(),
+                agent.start_at.to_rfc3339()
+            )?;
+            Ok(true)
+        }
+    }
+}
+
 /// The systems the run names (`--systems`, else the scenario's), parsed.
 fn system_kinds(
     options: &RunOptions,
@@ -196,7 +243,7 @@ fn system_kinds(
         .unwrap_or_else(|| scenario.systems.clone());
     Ok(names
         .into_iter()
-        .map(|n| SystemKind::parse(&n).map(|k| (n, k)))
+        .map(|n| SystemKind::parse(&n).map(|k| (k.result_name(&n), k)))
         .collect::<Result<_, _>>()?)
 }
 
@@ -330,7 +377,13 @@ async fn run_stages(
             stop.store(true, SeqCst);
         })
     };
-    let connect = connect::connect(kinds, &options.faults, stores, started.network.as_ref());
+    let connect = connect::connect(
+        kinds,
+        &options.faults,
+        stores,
+        started.network.as_ref(),
+        scenario.http.as_ref(),
+    );
     let Some(connected) = watch.unless_signalled(connect).await.transpose()? else {
         let measured = measure::Measured::stopped(RunStage::Connecting);
         return write_results(options, scenario, measured, stores, started).await;
@@ -338,12 +391,24 @@ async fn run_stages(
     let systems = &connected.systems;
     let meter = connected.meter.as_ref();
     let fault_plans = faults::plans(&scenario.faults, stores, systems)?;
-    let seed = seeding::seed_systems(systems, scenario, started.at, out);
+    let path = if options.seeded {
+        seeding::SeedPath::KeysOnly
+    } else {
+        seeding::SeedPath::Auto
+    };
+    let seed = seeding::seed_systems(systems, scenario, started.at, path, out);
     let Some(space) = watch.unless_signalled(seed).await.transpose()? else {
         close(connected.meter).await;
         let measured = measure::Measured::stopped(RunStage::Seeding);
         return write_results(options, scenario, measured, stores, started).await;
     };
+    if let Some(agent) = &options.agent
+        && !wait_for_start(agent, watch, out).await?
+    {
+        close(connected.meter).await;
+        let measured = measure::Measured::stopped(RunStage::Seeding);
+        return write_results(options, scenario, measured, stores, started).await;
+    }
     let phase_inputs = phases::PhaseInputs {
         scenario,
         space: space.clone(),
@@ -351,6 +416,7 @@ async fn run_stages(
         meter,
         stop: &stop,
         faults: &fault_plans,
+        agent: options.agent.as_ref().map(|a| a.agent),
     };
     let records = phases::run_phases(&phase_inputs, systems, out).await?;
     let measure_inputs = measure::MeasureInputs {
@@ -359,9 +425,14 @@ async fn run_stages(
         stores,
         meter,
         folder: &options.out,
-        started_at: started.at,
+        // Agents' logs share one clock, the common start, so that they align.
+        started_at: options.agent.as_ref().map_or(started.at, |a| a.start_at),
         watch,
         stopped_in: stop.load(SeqCst).then_some(RunStage::Phases),
+        log_key: options
+            .agent
+            .as_ref()
+            .map(|a| crate::loadgen::agent::LogKey::of(a, &scenario.hash)),
     };
     let measured = measure::measure_systems(&measure_inputs, systems, records, out).await?;
     watcher.abort();

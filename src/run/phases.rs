@@ -10,6 +10,7 @@ use super::connect::System;
 use super::faults::{self, FaultPlans};
 use super::measure::UsageSnapshot;
 use super::progress;
+use crate::loadgen::agent::Agent;
 use crate::loadgen::executor::{run_closed, run_open};
 use crate::loadgen::plan::{KeySpace, Planner};
 use crate::loadgen::record::Recorder;
@@ -40,6 +41,8 @@ pub(super) struct PhaseInputs<'a> {
     pub stop: &'a Arc<AtomicBool>,
     /// Per system, the faults to inject into its measured phases.
     pub faults: &'a FaultPlans,
+    /// This process's share of the schedule (`None`: all of it).
+    pub agent: Option<Agent>,
 }
 
 /// Runs every repetition of every system, alternating systems A B A B.
@@ -130,10 +133,11 @@ async fn run_phase(
         Workload::Open { .. } => {
             let mut planner = Planner::new(scenario, inputs.space.clone(), stream);
             let schedule = planner.schedule(&phase.workload, phase.duration);
+            let agent = inputs.agent.unwrap_or(Agent::SOLO);
             run_open(
                 s.sut.clone(),
-                schedule,
-                || planner.next_op(),
+                agent.share(schedule),
+                agent.ops(|| planner.next_op()),
                 &scenario.run,
                 recorder.clone(),
                 inputs.stop,
@@ -144,7 +148,10 @@ async fn run_phase(
             concurrency,
             think_time,
         } => {
+            // Agents split the users: user u runs on agent u mod N.
+            let agent = inputs.agent.unwrap_or(Agent::SOLO);
             let planners = (0..*concurrency as u64)
+                .filter(|u| agent.owns(*u as usize))
                 .map(|u| Planner::new(scenario, inputs.space.clone(), stream << 20 | u))
                 .collect();
             run_closed(

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use super::connect::System;
 use super::progress;
 use crate::loadgen::plan::KeySpace;
-use crate::loadgen::seed::{SeedPath, SeedProgress, seed};
+pub(super) use crate::loadgen::seed::SeedPath;
+use crate::loadgen::seed::{SeedProgress, seed};
 use crate::scenario::Scenario;
 
 /// Prepares, resets and seeds each system in turn; counters are zeroed afterwards.
@@ -17,6 +18,7 @@ pub(super) async fn seed_systems(
     systems: &[System],
     scenario: &Scenario,
     history_end: DateTime<Utc>,
+    path: SeedPath,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<Arc<KeySpace>> {
     let mut space: Option<Arc<KeySpace>> = None;
@@ -38,7 +40,7 @@ pub(super) async fn seed_systems(
         let seeded = Arc::new(SeedProgress::default());
         let ticker =
             progress::seed_ticker(s.name.clone(), seeded.clone(), scenario.seeded_entities());
-        let keys = seed(s.sut.clone(), scenario, history_end, seeded, SeedPath::Auto)
+        let keys = seed(s.sut.clone(), scenario, history_end, seeded, path)
             .await
             .with_context(|| format!("{}: seeding", s.name));
         ticker.abort();

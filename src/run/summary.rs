@@ -77,5 +77,6 @@ pub(super) fn summarise(recorders: &[Arc<Recorder>]) -> SystemResults {
         event_growth: None,
         faults: Vec::new(),
         errors_by_second,
+        not_measured: Vec::new(),
     }
 }

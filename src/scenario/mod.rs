@@ -3,6 +3,7 @@
 //! rejected; every error names the file, line, column and field, and what is allowed.
 
 mod faults;
+pub mod http;
 mod model;
 mod raw;
 mod validate;

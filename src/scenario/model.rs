@@ -136,6 +136,9 @@ pub struct Scenario {
     pub instance: Option<String>,
     /// The network profile to play (`[network] name`), unless `--network` names one.
     pub network: Option<String>,
+    /// How ops become requests to a deployment reached over HTTP (`[http]`);
+    /// `None`: `archbench serve`'s API.
+    pub http: Option<super::http::HttpSettings>,
 }
 
 /// The service level of a run: the gate fails a run whose share of failed ops is

@@ -40,6 +40,8 @@ pub(crate) struct RawScenario {
     pub(super) instance: Option<RawProfileName>,
     #[serde(default)]
     pub(super) network: Option<RawProfileName>,
+    #[serde(default)]
+    pub(super) http: Option<Spanned<super::http::RawHttp>>,
 }
 
 /// `[instance] name = "1cu"` or `[network] name = "same-region"`: a profile of the

@@ -58,6 +58,7 @@ impl RawScenario {
         let growth = validate_growth(self.growth.as_ref())?;
         let faults = super::faults::validate_faults(&self.faults, &phases)?;
         let slo = super::faults::validate_slo(self.slo.as_ref())?;
+        let http = super::http::validate_http(self.http.as_ref())?;
         let gate = match &self.gate {
             None => GateConfig::default(),
             Some(g) => validate_gate(g.get_ref())?,
@@ -81,6 +82,7 @@ impl RawScenario {
             slo,
             instance: self.instance.map(|p| p.name),
             network: self.network.map(|p| p.name),
+            http,
         })
     }
 }
@@ -95,12 +97,15 @@ fn validate_systems(systems: &Spanned<Vec<String>>) -> Result<(), Problem> {
         ));
     }
     for s in systems.get_ref() {
-        if !(s == V02_NAME || s == V03_NAME || s.starts_with("synthetic")) {
+        if s.starts_with("http:") {
+            crate::arch::SystemKind::parse(s)
+                .map_err(|e| problem(systems, "systems", e.to_string()))?;
+        } else if !(s == V02_NAME || s == V03_NAME || s.starts_with("synthetic")) {
             return Err(problem(
                 systems,
                 "systems",
                 format!(
-                    "unknown system `{s}`; allowed: \"v02\", \"v03\", \"synthetic[:key=value,...]\""
+                    "unknown system `{s}`; allowed: \"v02\", \"v03\", \"synthetic[:key=value,...]\", \"http:NAME=BASE_URL\""
                 ),
             ));
         }

@@ -11,7 +11,14 @@ pub(super) fn round_trips(
 ) -> Result<(), ReportError> {
     let systems = context.systems.clone();
     let mut rows = Vec::new();
+    const EXTERNAL: &str = "not measured (external target)";
     for (_, l, s) in &systems {
+        if !s.not_measured.is_empty() {
+            let mut row = vec![l.to_string(), "every op".into(), EXTERNAL.into()];
+            row.extend(std::iter::repeat_n("".to_string(), 4));
+            rows.push(row);
+            continue;
+        }
         for op in OpKind::ALL {
             if let Some(round_trips) = s.round_trips.get(op.name()) {
                 rows.push(vec![
@@ -33,6 +40,11 @@ pub(super) fn round_trips(
     let exec_rows = systems
         .iter()
         .map(|(_, l, s)| {
+            if !s.not_measured.is_empty() {
+                let mut row = vec![l.to_string(), EXTERNAL.into()];
+                row.extend(std::iter::repeat_n("".to_string(), 6));
+                return row;
+            }
             let e = &s.inngest_executions;
             vec![
                 l.to_string(),

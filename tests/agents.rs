@@ -1,0 +1,198 @@
+//! Load from many machines, here as several local processes: three agents of one
+//! schedule (`run --agent I/3 --start-at T`) merged with `archbench merge` equal a
+//! single process's run — every op's count exactly (the agents' arrivals and ops are
+//! the single run's), percentiles within one bucket of a 10% log scale (timing noise
+//! between processes; the histograms themselves keep 0.1%). Sets that do not make one
+//! run are refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::archbench;
+
+const SCENARIO: &str = r#"
+name = "agents"
+rng_seed = 41
+systems = ["synthetic:service=5ms,servers=256"]
+[seeding]
+users = 4
+entities_per_user = 10
+body_bytes = { median = 500, p99 = 2000 }
+versions_per_entity = { min = 1, max = 1 }
+history_days = 1
+[mix]
+get = 50
+list = 20
+update = 20
+create = 10
+[[phase]]
+name = "steady"
+model = "open"
+rate = 300
+arrival = "poisson"
+duration = "4s"
+"#;
+
+fn run(dir: &Path, name: &str, extra: &[String]) -> PathBuf {
+    let out = dir.join(name);
+    let output = archbench()
+        .arg("run")
+        .arg(dir.join("agents.toml"))
+        .args(["--no-report", "--out"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+fn merge(logs: &[PathBuf]) -> Output {
+    archbench()
+        .arg("merge")
+        .args(logs)
+        .arg("--json")
+        .output()
+        .unwrap()
+}
+
+fn merged(logs: &[PathBuf]) -> serde_json::Value {
+    let output = merge(logs);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn hlogs(dir: &Path) -> Vec<PathBuf> {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hlog"))
+        .collect();
+    logs.sort();
+    logs
+}
+
+fn start_in(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::seconds(seconds))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Bucket of a latency on a 10% log scale.
+fn bucket(us: u64) -> i64 {
+    ((us.max(1) as f64).ln() / 1.1f64.ln()).round() as i64
+}
+
+#[test]
+fn three_agents_merged_equal_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agents.toml"), SCENARIO).unwrap();
+    let single = run(dir.path(), "single", &[]);
+
+    let start = start_in(6);
+    let agents: Vec<std::thread::JoinHandle<PathBuf>> = (0..3)
+        .map(|i| {
+            let (dir, start) = (dir.path().to_path_buf(), start.clone());
+            std::thread::spawn(move || {
+                let args = [
+                    "--agent".into(),
+                    format!("{i}/3"),
+                    "--start-at".into(),
+                    start,
+                ];
+                run(&dir, &format!("agent-{i}"), &args)
+            })
+        })
+        .collect();
+    let mut logs = Vec::new();
+    for a in agents {
+        let out = a.join().unwrap();
+        let found = hlogs(&out);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].to_string_lossy().contains(".agent-"),
+            "named by agent: {found:?}"
+        );
+        logs.extend(found);
+    }
+    let one = merged(&hlogs(&single));
+    let many = merged(&logs);
+    for op in ["get", "list", "update", "create"] {
+        let (a, b) = (&one[op], &many[op]);
+        assert_eq!(a[0], b[0], "{op}: the same ops, counted once: {a} vs {b}");
+        for p in ["p50", "p90", "p99"] {
+            let (x, y) = (a[1][p].as_u64().unwrap(), b[1][p].as_u64().unwrap());
+            assert!(
+                (bucket(x) - bucket(y)).abs() <= 1,
+                "{op} {p}: single {x} us, agents {y} us"
+            );
+        }
+    }
+
+    // A set that is not one run is refused (exit 2), naming what is wrong.
+    let missing = merge(&logs[..2]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no log of agent 2/3"));
+    let doubled = merge(&[
+        logs[0].clone(),
+        logs[0].clone(),
+        logs[1].clone(),
+        logs[2].clone(),
+    ]);
+    assert_eq!(doubled.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&doubled.stderr).contains("twice"));
+    let other = run(
+        dir.path(),
+        "other-run",
+        &[
+            "--agent".into(),
+            "2/3".into(),
+            "--start-at".into(),
+            start_in(0),
+        ],
+    );
+    let mixed = merge(&[logs[0].clone(), logs[1].clone(), hlogs(&other)[0].clone()]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&mixed.stderr).contains("different runs"),
+        "{}",
+        String::from_utf8_lossy(&mixed.stderr)
+    );
+}
+
+#[test]
+fn an_agent_beyond_the_count_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agents.toml"), SCENARIO).unwrap();
+    for args in [
+        vec!["--agent", "3/2", "--start-at", "2026-12-02T10:00:00Z"],
+        vec!["--agent", "0/2"],
+        vec!["--agent", "0/2", "--start-at", "tomorrow"],
+    ] {
+        let output = archbench()
+            .arg("run")
+            .arg(dir.path().join("agents.toml"))
+            .args(["--no-report", "--out"])
+            .arg(dir.path().join("out"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--agent") || stderr.contains("--start-at"),
+            "{stderr}"
+        );
+    }
+}
