@@ -196,3 +196,91 @@ fn an_agent_beyond_the_count_is_refused() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_put_their_logs_into_a_bucket_that_merges() {
+    let root = common::run_root();
+    let (mut stores, up) = common::up(root.path());
+    let env_file = up["env_file"].as_str().unwrap().to_string();
+    let env: Vec<(String, String)> = std::fs::read_to_string(&env_file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .filter(|(k, _)| k.starts_with("S3_") || k.starts_with("AWS_"))
+        .collect();
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let bucket = get("S3_BUCKET");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agents.toml"), SCENARIO).unwrap();
+    let start = start_in(5);
+    let agents: Vec<_> = (0..2)
+        .map(|i| {
+            let mut command = archbench();
+            command
+                .arg("run")
+                .arg(dir.path().join("agents.toml"))
+                .args(["--no-report", "--out"])
+                .arg(dir.path().join(format!("agent-{i}")))
+                .args(["--agent", &format!("{i}/2"), "--start-at", &start])
+                .args(["--logs-to", &format!("s3://{bucket}/agents-test/")])
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            command.output()
+        })
+        .collect();
+    for output in agents {
+        let output = output.unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("interval log put to s3://"), "{stdout}");
+    }
+
+    let endpoint = archbench::stores::S3Endpoint {
+        endpoint: get("S3_ENDPOINT"),
+        bucket: bucket.clone(),
+        region: get("S3_REGION"),
+        access_key_id: get("AWS_ACCESS_KEY_ID"),
+        secret_access_key: archbench::stores::Secret::new(get("AWS_SECRET_ACCESS_KEY")),
+    };
+    let client = archbench::stores::s3::client(&endpoint);
+    let listed = client
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("agents-test/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let mut logs = Vec::new();
+    for key in &keys {
+        let object = client
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        let path = dir.path().join(key.replace('/', "_"));
+        std::fs::write(&path, &bytes).unwrap();
+        logs.push(path);
+    }
+    let merged = merged(&logs);
+    assert!(merged["get"][0].as_u64().unwrap() > 0, "{merged}");
+
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(stores.id() as i32, libc::SIGINT) };
+    assert!(stores.wait().unwrap().success());
+}

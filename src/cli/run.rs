@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::UsageError;
 use crate::arch::{V02_NAME, V03_NAME};
-use crate::loadgen::agent::{Agent, AgentRun};
+use crate::loadgen::agent::{Agent, AgentRun, LogBucket};
 use crate::report::ReportInputs;
 use crate::results::Results;
 use crate::run::RunOptions;
@@ -25,12 +25,19 @@ pub struct AgentArgs {
     /// keeps each agent's latest.
     #[arg(long, default_value_t = 1, env = "ARCHBENCH_ATTEMPT")]
     pub attempt: u32,
+    /// Also put the agent's interval logs into an S3 bucket, s3://BUCKET/PREFIX, with
+    /// S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and S3_REGION).
+    #[arg(long)]
+    pub logs_to: Option<String>,
 }
 
 impl AgentArgs {
     /// The agent's run, or `None` without `--agent`; exit 2 for what does not go.
     pub fn agent_run(&self) -> Result<Option<AgentRun>, UsageError> {
         let (agent, start_at) = match (&self.agent, &self.start_at) {
+            (None, None) if self.logs_to.is_some() => {
+                return Err(UsageError("--logs-to goes with --agent".into()));
+            }
             (None, None) => return Ok(None),
             (Some(a), Some(t)) => (a, t),
             _ => {
@@ -57,10 +64,15 @@ impl AgentArgs {
         if self.attempt == 0 {
             return Err(UsageError("--attempt counts from 1".into()));
         }
+        let logs_to = match &self.logs_to {
+            Some(url) => Some(LogBucket::parse(url).map_err(|e| UsageError(e.to_string()))?),
+            None => None,
+        };
         Ok(Some(AgentRun {
             agent,
             start_at,
             attempt: self.attempt,
+            logs_to,
         }))
     }
 }

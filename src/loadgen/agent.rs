@@ -97,6 +97,51 @@ pub struct AgentRun {
     pub start_at: DateTime<Utc>,
     /// 1 for the first try; a restarted agent counts up.
     pub attempt: u32,
+    /// Where its interval logs go besides `--out` (`--logs-to s3://BUCKET/PREFIX`).
+    pub logs_to: Option<LogBucket>,
+}
+
+/// `s3://BUCKET/PREFIX`: the bucket every agent's logs go to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogBucket {
+    /// Bucket.
+    pub bucket: String,
+    /// Key prefix without a trailing `/` (may be empty).
+    pub prefix: String,
+}
+
+impl LogBucket {
+    /// Parses `s3://BUCKET[/PREFIX]`.
+    pub fn parse(text: &str) -> Result<LogBucket, AgentError> {
+        let bad =
+            |why: &str| AgentError(format!("--logs-to {text}: {why}; write s3://BUCKET/PREFIX"));
+        let rest = text
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("not an s3:// URL"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'));
+        if !bucket_ok {
+            return Err(bad(
+                "a bucket name is 3-63 lower-case letters, digits, `-` and `.`",
+            ));
+        }
+        Ok(LogBucket {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+        })
+    }
+
+    /// The key of a log named `name`.
+    pub fn key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.prefix)
+        }
+    }
 }
 
 /// The key an interval log carries (a comment line of its own).
@@ -281,6 +326,19 @@ mod tests {
         assert!(e.to_string().contains("attempt 1 twice"), "{e}");
         let e = choose(&[key("r", 0, 1), key("s", 1, 1), key("r", 2, 1)], &names).unwrap_err();
         assert!(e.to_string().contains("different runs"), "{e}");
+    }
+
+    #[test]
+    fn a_bucket_parses_with_or_without_a_prefix() {
+        let b = LogBucket::parse("s3://logs/run-7/").unwrap();
+        assert_eq!(
+            (b.bucket.as_str(), b.key("v02.hlog")),
+            ("logs", "run-7/v02.hlog".into())
+        );
+        assert_eq!(LogBucket::parse("s3://logs").unwrap().key("a"), "a");
+        for bad in ["logs/x", "s3://", "s3://A_B/x"] {
+            assert!(LogBucket::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

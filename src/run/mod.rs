@@ -15,6 +15,7 @@ mod phases;
 mod progress;
 mod seeding;
 mod summary;
+mod upload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -437,7 +438,19 @@ async fn run_stages(
     let measured = measure::measure_systems(&measure_inputs, systems, records, out).await?;
     watcher.abort();
     close(connected.meter).await;
-    write_results(options, scenario, measured, stores, started).await
+    let summary = write_results(options, scenario, measured, stores, started).await?;
+    if let Some(bucket) = options.agent.as_ref().and_then(|a| a.logs_to.as_ref()) {
+        let names: Vec<String> = summary
+            .results
+            .systems
+            .values()
+            .filter_map(|s| s.interval_log.clone())
+            .collect();
+        for key in upload::upload_logs(bucket, &options.out, &names).await? {
+            writeln!(out, "interval log put to s3://{}/{key}", bucket.bucket)?;
+        }
+    }
+    Ok(summary)
 }
 
 async fn close(meter: Option<sqlx::PgPool>) {
