@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::{archbench, assert_valid, leftovers, run_root};
 
-/// Starts `archbench serve v02` on a free port; returns it with its base URL.
+/// Starts `archbench serve v02` on a free port; returns it with its base URL. The
+/// caller stops it and waits for it (the lint cannot see that across the return).
+#[allow(clippy::zombie_processes)]
 fn serve(root: &std::path::Path) -> (Child, String, Vec<String>) {
     let mut child = archbench()
         .args([
@@ -31,14 +33,17 @@ fn serve(root: &std::path::Path) -> (Child, String, Vec<String>) {
     let mut printed = Vec::new();
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
             let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut err);
+            }
+            let _ = child.wait();
             panic!("serve ended early: {printed:?} {err}");
         }
         printed.push(line.trim_end().to_string());
         if let Some(rest) = line.split(" at http://").nth(1) {
-            let address = rest.split_whitespace().next().unwrap();
+            let address = rest.split_whitespace().next().unwrap_or_default();
             // The rest of stdout is read when the server stops.
             child.stdout = Some(reader.into_inner());
             return (child, format!("http://{address}"), printed);

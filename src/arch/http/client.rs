@@ -95,19 +95,26 @@ fn render(template: &Template, values: &Values, context: Context) -> String {
     out
 }
 
+/// Statuses counted under their own number; the rest by class.
+const NAMED_STATUSES: [(u16, &str); 10] = [
+    (400, "http_400"),
+    (401, "http_401"),
+    (403, "http_403"),
+    (404, "http_404"),
+    (409, "http_409"),
+    (429, "http_429"),
+    (500, "http_500"),
+    (502, "http_502"),
+    (503, "http_503"),
+    (504, "http_504"),
+];
+
 /// The static kind of an unexpected status, so that results count errors by status.
 fn status_kind(status: u16) -> &'static str {
+    if let Some((_, kind)) = NAMED_STATUSES.iter().find(|(s, _)| *s == status) {
+        return kind;
+    }
     match status {
-        400 => "http_400",
-        401 => "http_401",
-        403 => "http_403",
-        404 => "http_404",
-        409 => "http_409",
-        429 => "http_429",
-        500 => "http_500",
-        502 => "http_502",
-        503 => "http_503",
-        504 => "http_504",
         400..=499 => "http_4xx",
         500..=599 => "http_5xx",
         _ => "http_unexpected",

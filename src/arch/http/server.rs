@@ -69,12 +69,14 @@ fn answer<T: Serialize>(result: OpResult<T>) -> Response {
     }
 }
 
-fn entity_id(path: Result<Path<Uuid>, PathRejection>) -> Result<EntityId, Response> {
-    path.map(|Path(id)| EntityId(id)).map_err(bad_request)
+// Rejections as text: the caller answers them with `bad_request`.
+fn entity_id(path: Result<Path<Uuid>, PathRejection>) -> Result<EntityId, String> {
+    path.map(|Path(id)| EntityId(id)).map_err(|e| e.to_string())
 }
 
-fn user_id(path: Result<Path<i64>, PathRejection>) -> Result<UserId, Response> {
-    path.map(|Path(user)| UserId(user)).map_err(bad_request)
+fn user_id(path: Result<Path<i64>, PathRejection>) -> Result<UserId, String> {
+    path.map(|Path(user)| UserId(user))
+        .map_err(|e| e.to_string())
 }
 
 async fn create(
@@ -84,7 +86,7 @@ async fn create(
 ) -> Response {
     let user = match user_id(user) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     let Json(request) = match body {
         Ok(b) => b,
@@ -116,7 +118,7 @@ async fn update(
 ) -> Response {
     let id = match entity_id(id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     let Json(request) = match body {
         Ok(b) => b,
@@ -138,7 +140,7 @@ async fn update(
 async fn entity(State(system): State<Shared>, id: Result<Path<Uuid>, PathRejection>) -> Response {
     match entity_id(id) {
         Ok(id) => answer(system.get(id).await.map(api::EntityBody::from)),
-        Err(r) => r,
+        Err(e) => bad_request(e),
     }
 }
 
@@ -149,7 +151,7 @@ async fn list(
 ) -> Response {
     let (user, Query(query)) = match (user_id(user), query) {
         (Ok(u), Ok(q)) => (u, q),
-        (Err(r), _) => return r,
+        (Err(e), _) => return bad_request(e),
         (_, Err(e)) => return bad_request(e),
     };
     let listed = system.list(user, query.limit).await;
@@ -163,7 +165,7 @@ async fn search(
 ) -> Response {
     let (user, Query(query)) = match (user_id(user), query) {
         (Ok(u), Ok(q)) => (u, q),
-        (Err(r), _) => return r,
+        (Err(e), _) => return bad_request(e),
         (_, Err(e)) => return bad_request(e),
     };
     let found = system.search(user, &query.q, query.k).await;
@@ -178,7 +180,7 @@ async fn history(State(system): State<Shared>, id: Result<Path<Uuid>, PathReject
                 .await
                 .map(|events| api::History { events }),
         ),
-        Err(r) => r,
+        Err(e) => bad_request(e),
     }
 }
 
@@ -189,7 +191,7 @@ async fn activity(
 ) -> Response {
     let (user, Query(window)) = match (user_id(user), query) {
         (Ok(u), Ok(q)) => (u, q),
-        (Err(r), _) => return r,
+        (Err(e), _) => return bad_request(e),
         (_, Err(e)) => return bad_request(e),
     };
     if window.to <= window.from {
