@@ -1,9 +1,9 @@
 //! Load from many machines, here as several local processes: three agents of one
 //! schedule (`run --agent I/3 --start-at T`) merged with `archbench merge` equal a
 //! single process's run — every op's count exactly (the agents' arrivals and ops are
-//! the single run's), percentiles within one bucket of a 10% log scale (timing noise
-//! between processes; the histograms themselves keep 0.1%). Sets that do not make one
-//! run are refused.
+//! the single run's), p50 and p90 within one bucket of a 10% log scale and p99 within
+//! two (timing noise between processes; the histograms themselves keep 0.1%). Sets
+//! that do not make one run are refused.
 
 mod common;
 
@@ -15,7 +15,7 @@ use common::archbench;
 const SCENARIO: &str = r#"
 name = "agents"
 rng_seed = 41
-systems = ["synthetic:service=5ms,servers=256"]
+systems = ["synthetic:service=50ms,servers=256"]
 [seeding]
 users = 4
 entities_per_user = 10
@@ -131,10 +131,12 @@ fn three_agents_merged_equal_one_process() {
     for op in ["get", "list", "update", "create"] {
         let (a, b) = (&one[op], &many[op]);
         assert_eq!(a[0], b[0], "{op}: the same ops, counted once: {a} vs {b}");
-        for p in ["p50", "p90", "p99"] {
+        // A 50 ms service keeps scheduling jitter (a few ms on a loaded 2-core machine)
+        // within a bucket; the p99 of an op rests on a dozen samples, so two.
+        for (p, buckets) in [("p50", 1), ("p90", 1), ("p99", 2)] {
             let (x, y) = (a[1][p].as_u64().unwrap(), b[1][p].as_u64().unwrap());
             assert!(
-                (bucket(x) - bucket(y)).abs() <= 1,
+                (bucket(x) - bucket(y)).abs() <= buckets,
                 "{op} {p}: single {x} us, agents {y} us"
             );
         }
