@@ -15,6 +15,13 @@ use crate::stores::Endpoints;
 #[error("--systems: {0}")]
 pub struct SystemChoiceError(String);
 
+impl SystemChoiceError {
+    /// What is wrong, without the `--systems` the message starts with.
+    pub fn reason(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A system a run can drive.
 #[derive(Debug, Clone)]
 pub enum SystemKind {
