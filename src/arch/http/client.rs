@@ -140,7 +140,6 @@ pub struct HttpTarget {
     name: &'static str,
     base: String,
     client: reqwest::Client,
-    headers: reqwest::header::HeaderMap,
     settings: HttpSettings,
     round_trips: RoundTrips,
 }
@@ -187,36 +186,44 @@ impl TargetError {
     }
 }
 
+/// The headers of every request: `[http.headers]` with the environment filled in,
+/// marked sensitive (never printed by the client). The client sends them itself, so
+/// no request copies them.
+fn request_headers(settings: &HttpSettings) -> Result<reqwest::header::HeaderMap, TargetError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for h in &settings.headers {
+        let mut value = String::new();
+        for piece in &h.value.pieces {
+            match piece {
+                Piece::Text(t) => value.push_str(t),
+                Piece::Env(var) => match std::env::var(var) {
+                    Ok(v) => value.push_str(&v),
+                    Err(_) => {
+                        return Err(TargetError::MissingVariable {
+                            header: h.name.clone(),
+                            variable: var.clone(),
+                        });
+                    }
+                },
+                Piece::Field(_) => {}
+            }
+        }
+        let name = reqwest::header::HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| TargetError::BadHeader(h.name.clone()))?;
+        let mut value = reqwest::header::HeaderValue::from_str(&value)
+            .map_err(|_| TargetError::BadHeader(h.name.clone()))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
 impl HttpTarget {
     /// A client for `base` (e.g. `http://127.0.0.1:8080`), with `settings`' pool,
     /// version, timeout and headers (environment read now).
     pub fn new(name: &str, base: &str, settings: HttpSettings) -> Result<HttpTarget, TargetError> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        for h in &settings.headers {
-            let mut value = String::new();
-            for piece in &h.value.pieces {
-                match piece {
-                    Piece::Text(t) => value.push_str(t),
-                    Piece::Env(var) => match std::env::var(var) {
-                        Ok(v) => value.push_str(&v),
-                        Err(_) => {
-                            return Err(TargetError::MissingVariable {
-                                header: h.name.clone(),
-                                variable: var.clone(),
-                            });
-                        }
-                    },
-                    Piece::Field(_) => {}
-                }
-            }
-            let name = reqwest::header::HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|_| TargetError::BadHeader(h.name.clone()))?;
-            let mut value = reqwest::header::HeaderValue::from_str(&value)
-                .map_err(|_| TargetError::BadHeader(h.name.clone()))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
         let mut builder = reqwest::Client::builder()
+            .default_headers(request_headers(&settings)?)
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(settings.pool)
@@ -231,7 +238,6 @@ impl HttpTarget {
             name: Box::leak(format!("http:{name}").into_boxed_str()),
             base: base.trim_end_matches('/').to_string(),
             client,
-            headers,
             settings,
             round_trips: RoundTrips::default(),
         })
@@ -265,10 +271,7 @@ impl HttpTarget {
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut request = self
-            .client
-            .request(method, url)
-            .headers(self.headers.clone());
+        let mut request = self.client.request(method, url);
         if let Some(body) = &template.body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -527,8 +530,8 @@ mod tests {
             "{e}"
         );
         settings.headers = vec![header("PATH")];
-        let target = HttpTarget::new("t", "http://127.0.0.1:1", settings).unwrap();
-        let value = &target.headers["authorization"];
+        let headers = request_headers(&settings).unwrap();
+        let value = &headers["authorization"];
         assert!(value.is_sensitive());
         assert!(!format!("{value:?}").contains("/usr"), "{value:?}");
     }
