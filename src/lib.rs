@@ -15,6 +15,7 @@ pub mod gate;
 pub mod input;
 pub mod loadgen;
 pub mod measure;
+pub mod migrate;
 pub mod numbers;
 pub mod probes;
 pub mod report;

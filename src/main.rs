@@ -81,6 +81,9 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         sweep: Vec<u64>,
     },
+    /// Rehearse the move from V0.2 to V0.3: backfill under dual-write load, shadow
+    /// reads, parity, cut-over and rollback; resumable. Writes DIR/migration.json.
+    Migrate(cli::migrate::MigrateArgs),
     /// Run a scenario against the systems and write DIR/results.json.
     Run {
         /// Scenario file (scenarios/*.toml).
@@ -505,6 +508,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             )
             .map(drop)
         }
+        Command::Migrate(args) => cli::migrate::migrate(args, out).await,
         Command::Merge { logs, json } => cli::merge::merge(&logs, json, out),
         Command::Stores { command } => cli::stores::dispatch(command, out).await,
         Command::Serve {

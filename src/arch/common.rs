@@ -212,16 +212,6 @@ pub fn vector_text(v: &[f32]) -> String {
     format!("[{}]", parts.join(","))
 }
 
-/// Streams `rows` (text format, one row per line) into `COPY <target> FROM STDIN`.
-pub async fn copy_in(pool: &PgPool, target: &str, rows: &str) -> Result<u64, sqlx::Error> {
-    use sqlx::postgres::PgPoolCopyExt;
-    let mut copy = pool
-        .copy_in_raw(&format!("COPY {target} FROM STDIN"))
-        .await?;
-    copy.send(rows.as_bytes()).await?;
-    copy.finish().await
-}
-
 /// PUTs objects with at most `concurrency` requests in flight.
 pub async fn put_many(
     s3: &aws_sdk_s3::Client,

@@ -5,6 +5,7 @@
 //! the emulation of Inngest's execution model they both use, and the deterministic
 //! embedding they share.
 
+pub mod bulk;
 mod common;
 pub mod embedding;
 mod error;
@@ -12,6 +13,7 @@ pub mod fault;
 pub mod http;
 pub mod inngest;
 mod instrument;
+pub mod portable;
 mod runtime;
 mod select;
 pub mod synthetic;
@@ -27,6 +29,9 @@ use uuid::Uuid;
 pub use common::{get_object, list_objects};
 pub use error::ArchError;
 pub use instrument::{OpRoundTrips, RoundTripCounts, RoundTrips, Store};
+pub use portable::{
+    EntitySnapshot, ImportMode, Imported, Portable, TableChecksum, VersionSnapshot,
+};
 pub use runtime::{Runtime, StoreClients, SystemConfig};
 pub use select::{SystemChoiceError, SystemKind, split_systems};
 

@@ -54,6 +54,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         || cause.is::<UsageError>()
         || cause.is::<crate::arch::SystemChoiceError>()
         || cause.is::<crate::run::OptionError>()
+        || cause.is::<crate::migrate::MigrateRefused>()
         || cause.is::<ResultsError>()
         || cause.is::<crate::gate::GateError>()
         || cause.is::<InputError>();

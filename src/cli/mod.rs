@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod exit;
 pub mod gate;
 pub mod merge;
+pub mod migrate;
 pub mod report;
 pub mod run;
 pub mod serve;

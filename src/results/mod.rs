@@ -9,6 +9,7 @@
 mod faults;
 mod file;
 mod interval_logs;
+pub mod migration;
 
 use std::collections::BTreeMap;
 

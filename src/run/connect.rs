@@ -70,7 +70,7 @@ pub(super) async fn connect(
 
 /// The endpoints as the systems see them: PostgreSQL and the object store behind the
 /// network's proxies (one per hop, shared by the systems).
-fn at_a_distance(endpoints: &Endpoints, network: &Network) -> anyhow::Result<Endpoints> {
+pub fn at_a_distance(endpoints: &Endpoints, network: &Network) -> anyhow::Result<Endpoints> {
     let mut seen = endpoints.clone();
     let url = network
         .proxied_url(Hop::Postgres, endpoints.postgres.url.expose())

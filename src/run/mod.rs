@@ -78,7 +78,9 @@ pub struct RunSummary {
 #[error("{0}")]
 pub struct OptionError(String);
 
+pub use connect::at_a_distance;
 pub use estimate::{Estimate, Limits};
+pub use phases::{Load, drive_phase};
 
 /// Runs a scenario and writes `out/results.json`; a scenario with `[sweep]` runs once
 /// per seed size into `out/users-N/` and writes `out/sweep.json` listing them.

@@ -10,6 +10,7 @@ use super::connect::System;
 use super::faults::{self, FaultPlans};
 use super::measure::UsageSnapshot;
 use super::progress;
+use crate::arch::Operations;
 use crate::loadgen::agent::Agent;
 use crate::loadgen::executor::{run_closed, run_open};
 use crate::loadgen::plan::{KeySpace, Planner};
@@ -129,43 +130,13 @@ async fn run_phase(
     let scenario = inputs.scenario;
     let before = recorder.progress();
     let ticker = progress::phase_ticker(format!("{label} {}", phase.name), recorder.clone());
-    match &phase.workload {
-        Workload::Open { .. } => {
-            let mut planner = Planner::new(scenario, inputs.space.clone(), stream);
-            let schedule = planner.schedule(&phase.workload, phase.duration);
-            let agent = inputs.agent.unwrap_or(Agent::SOLO);
-            run_open(
-                s.sut.clone(),
-                agent.share(schedule),
-                agent.ops(|| planner.next_op()),
-                &scenario.run,
-                recorder.clone(),
-                inputs.stop,
-            )
-            .await;
-        }
-        Workload::Closed {
-            concurrency,
-            think_time,
-        } => {
-            // Agents split the users: user u runs on agent u mod N.
-            let agent = inputs.agent.unwrap_or(Agent::SOLO);
-            let planners = (0..*concurrency as u64)
-                .filter(|u| agent.owns(*u as usize))
-                .map(|u| Planner::new(scenario, inputs.space.clone(), stream << 20 | u))
-                .collect();
-            run_closed(
-                s.sut.clone(),
-                planners,
-                *think_time,
-                phase.duration,
-                &scenario.run,
-                recorder.clone(),
-                inputs.stop.clone(),
-            )
-            .await;
-        }
-    }
+    let load = Load {
+        scenario,
+        space: inputs.space.clone(),
+        agent: inputs.agent,
+        stop: inputs.stop,
+    };
+    drive_phase(&load, s.sut.clone(), phase, stream, recorder).await;
     ticker.abort();
     let (done, failed) = recorder.progress();
     writeln!(
@@ -177,4 +148,64 @@ async fn run_phase(
         recorder.p99_so_far() as f64 / 1e3
     )?;
     Ok(())
+}
+
+/// What drives a phase's load: the scenario, its keys, this agent's share, the stop flag.
+pub struct Load<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// Keys seeded.
+    pub space: Arc<KeySpace>,
+    /// This process's share of the schedule (`None`: all of it).
+    pub agent: Option<Agent>,
+    /// Set on Ctrl-C: no new op is issued, those in flight drain.
+    pub stop: &'a Arc<AtomicBool>,
+}
+
+/// Runs one phase's workload against `target` into `recorder`: the open model's
+/// schedule (the same for every target, from `stream`), or the closed model's users.
+pub async fn drive_phase(
+    load: &Load<'_>,
+    target: Arc<dyn Operations>,
+    phase: &Phase,
+    stream: u64,
+    recorder: &Arc<Recorder>,
+) {
+    let scenario = load.scenario;
+    let agent = load.agent.unwrap_or(Agent::SOLO);
+    match &phase.workload {
+        Workload::Open { .. } => {
+            let mut planner = Planner::new(scenario, load.space.clone(), stream);
+            let schedule = planner.schedule(&phase.workload, phase.duration);
+            run_open(
+                target,
+                agent.share(schedule),
+                agent.ops(|| planner.next_op()),
+                &scenario.run,
+                recorder.clone(),
+                load.stop,
+            )
+            .await;
+        }
+        Workload::Closed {
+            concurrency,
+            think_time,
+        } => {
+            // Agents split the users: user u runs on agent u mod N.
+            let planners = (0..*concurrency as u64)
+                .filter(|u| agent.owns(*u as usize))
+                .map(|u| Planner::new(scenario, load.space.clone(), stream << 20 | u))
+                .collect();
+            run_closed(
+                target,
+                planners,
+                *think_time,
+                phase.duration,
+                &scenario.run,
+                recorder.clone(),
+                load.stop.clone(),
+            )
+            .await;
+        }
+    }
 }

@@ -23,6 +23,8 @@ use super::{
 use super::{EventGrowth, Runtime, StoreClients, SystemConfig, V02_NAME};
 use crate::stores::Endpoints;
 
+mod portable;
+
 const SCHEMA_SQL: &str = r#"
 CREATE SCHEMA IF NOT EXISTS v02;
 CREATE TABLE IF NOT EXISTS v02.entities (
@@ -291,81 +293,10 @@ impl Harness for V02 {
     }
 
     async fn seed_bulk(&self, batch: &[SeedEntity]) -> OpResult<()> {
-        use common::{copy_field as f, copy_in, vector_text};
-        let (mut ent, mut ev, mut blocks, mut rm) =
-            (String::new(), String::new(), String::new(), String::new());
-        let mut objects = Vec::new();
-        for se in batch {
-            let c = &se.create;
-            let (id, user, title) = (c.id, c.user, c.title.as_str());
-            let versions = se.versions();
-            let (n, last, tn) = *versions.last().expect("version 1 exists");
-            let t1 = versions[0].2;
-            ent.push_str(&format!(
-                "{id}\t{}\t{}\t{}\t{n}\t{}\t{}\n",
-                user.0,
-                f(title),
-                f(last),
-                t1.to_rfc3339(),
-                tn.to_rfc3339()
-            ));
-            for (v, body, at) in &versions {
-                let kind = if *v == 1 {
-                    "entity.created"
-                } else {
-                    "entity.updated"
-                };
-                let data = payload(id, user, title, body, *v, *at);
-                ev.push_str(&format!(
-                    "{id}\t{}\t{kind}\t{v}\t{}\t{}\n",
-                    user.0,
-                    f(&data.to_string()),
-                    at.to_rfc3339()
-                ));
-                objects.push((format!("v02/files/{id}/v{v}.md"), body.as_bytes().to_vec()));
-            }
-            for (i, b) in common::split_blocks(last).iter().enumerate() {
-                blocks.push_str(&format!("{id}\t{n}\t{i}\t{}\n", f(b)));
-            }
-            let emb = vector_text(&embedding::embed(&format!("{title}\n{last}")));
-            rm.push_str(&format!(
-                "{id}\t{}\t{}\t{}\t{n}\t{}\t{emb}\t{n}\n",
-                user.0,
-                f(title),
-                f(last),
-                tn.to_rfc3339()
-            ));
-        }
-        let pool = &self.clients.pool;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(
-            pool,
-            "v02.entities (id, user_id, title, content, version, created_at, updated_at)",
-            &ent,
-        )
-        .await
-        .map_err(pg)?;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(
-            pool,
-            "v02.events (aggregate_id, user_id, type, version, payload, created_at)",
-            &ev,
-        )
-        .await
-        .map_err(pg)?;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(
-            pool,
-            "v02.content_blocks (entity_id, version, idx, block)",
-            &blocks,
-        )
-        .await
-        .map_err(pg)?;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(pool, "v02.read_model (entity_id, user_id, title, content, version, updated_at, embedding, embedded_version)", &rm)
+        use super::portable::{ImportMode, Portable};
+        self.import(batch, ImportMode::SkipExisting)
             .await
-            .map_err(pg)?;
-        common::put_many(&self.clients.s3, &self.clients.bucket, objects, 16).await
+            .map(|_| ())
     }
 
     async fn settle(&self, timeout: Duration) -> OpResult<()> {

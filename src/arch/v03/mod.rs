@@ -23,6 +23,8 @@ use super::{
 use super::{EventGrowth, Runtime, StoreClients, SystemConfig, V03_NAME};
 use crate::stores::Endpoints;
 
+mod portable;
+
 const SCHEMA_SQL: &str = r#"
 CREATE SCHEMA IF NOT EXISTS v03;
 CREATE TABLE IF NOT EXISTS v03.entities (
@@ -305,87 +307,10 @@ impl Harness for V03 {
     }
 
     async fn seed_bulk(&self, batch: &[SeedEntity]) -> OpResult<()> {
-        use common::{copy_field as f, copy_in, vector_text};
-        let (mut ent, mut ev, mut list, mut emb) =
-            (String::new(), String::new(), String::new(), String::new());
-        let mut objects = Vec::new();
-        for se in batch {
-            let c = &se.create;
-            let (id, user, title) = (c.id, c.user, c.title.as_str());
-            let versions = se.versions();
-            let mut last_ref = None;
-            for (v, body, at) in &versions {
-                let (key, hash) = content_key(body.as_bytes());
-                let kind = if *v == 1 {
-                    "entity.created"
-                } else {
-                    "entity.updated"
-                };
-                let meta = self.file_ref(&key, &hash, body.len() as i64);
-                ev.push_str(&format!(
-                    "{}\t{id}\t{}\t{kind}\t{v}\t{}\n",
-                    at.to_rfc3339(),
-                    user.0,
-                    f(&meta.to_string())
-                ));
-                objects.push((key.clone(), body.as_bytes().to_vec()));
-                last_ref = Some((key, hash, body.len()));
-            }
-            let (n, last, tn) = *versions.last().expect("version 1 exists");
-            let (key, hash, size) = last_ref.expect("version 1 exists");
-            let t1 = versions[0].2;
-            ent.push_str(&format!(
-                "{id}\t{}\t{}\t{n}\t{}\t{hash}\t{size}\t{}\t{}\n",
-                user.0,
-                f(title),
-                f(&key),
-                t1.to_rfc3339(),
-                tn.to_rfc3339()
-            ));
-            list.push_str(&format!(
-                "{id}\t{}\t{}\t{n}\t{}\n",
-                user.0,
-                f(title),
-                tn.to_rfc3339()
-            ));
-            emb.push_str(&format!(
-                "{id}\t{}\t{n}\t{}\n",
-                user.0,
-                vector_text(&embedding::embed(&format!("{title}\n{last}")))
-            ));
-        }
-        // Objects first, as the write path does: no row ever points at a missing object.
-        common::put_many(&self.clients.s3, &self.clients.bucket, objects, 16).await?;
-        let pool = &self.clients.pool;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(pool, "v03.entities (id, user_id, title, version, file_key, file_hash, file_size, created_at, updated_at)", &ent)
+        use super::portable::{ImportMode, Portable};
+        self.import(batch, ImportMode::SkipExisting)
             .await
-            .map_err(pg)?;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(
-            pool,
-            "v03.events (time, aggregate_id, user_id, type, version, meta)",
-            &ev,
-        )
-        .await
-        .map_err(pg)?;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(
-            pool,
-            "v03.list_model (entity_id, user_id, title, version, updated_at)",
-            &list,
-        )
-        .await
-        .map_err(pg)?;
-        let pg = ArchError::pg(OpKind::Create);
-        copy_in(
-            pool,
-            "v03.embeddings (entity_id, user_id, version, embedding)",
-            &emb,
-        )
-        .await
-        .map_err(pg)?;
-        Ok(())
+            .map(|_| ())
     }
 
     async fn settle(&self, timeout: Duration) -> OpResult<()> {

@@ -1,0 +1,230 @@
+//! The system the load sees while a migration runs: writes go to the primary, then
+//! to the secondary, one entity at a time (a lock per stripe of ids keeps both in the
+//! same order); the primary's answer is served. A secondary write that fails, or
+//! answers a different version than the primary did, queues the entity for repair
+//! (in the checkpoint, so that a kill keeps it): the repair copies the entity again
+//! from the primary. Reads are the primary's; a sample is shadowed on the secondary.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use super::shadow::{Answer, ReadRequest, ShadowLog};
+use super::state::Checkpoint;
+use crate::arch::{
+    ActivityBucket, ArchError, BodyUpdate, Entity, EntityId, EntitySummary, HistoryEvent,
+    ImportMode, NewEntity, OpResult, Operations, Portable, SearchHit, UserId,
+};
+
+/// Lock stripes: enough that unrelated writes rarely wait on each other.
+const STRIPES: usize = 1024;
+
+/// Primary and secondary behind the app's operations.
+pub struct DualWrite {
+    primary: Arc<dyn Portable>,
+    secondary: Option<Arc<dyn Portable>>,
+    stripes: Vec<tokio::sync::Mutex<()>>,
+    checkpoint: Checkpoint,
+    failures: Mutex<BTreeMap<String, u64>>,
+    writes: AtomicU64,
+    shadow: Option<Arc<ShadowLog>>,
+    experiments: Mutex<tokio::task::JoinSet<()>>,
+    rng: Mutex<StdRng>,
+}
+
+impl DualWrite {
+    /// Writes to `primary` and, when given, `secondary`; reads shadowed per `shadow`.
+    pub fn new(
+        primary: Arc<dyn Portable>,
+        secondary: Option<Arc<dyn Portable>>,
+        checkpoint: Checkpoint,
+        shadow: Option<Arc<ShadowLog>>,
+        seed: u64,
+    ) -> Self {
+        Self {
+            primary,
+            secondary,
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            checkpoint,
+            failures: Mutex::new(BTreeMap::new()),
+            writes: AtomicU64::new(0),
+            shadow,
+            experiments: Mutex::new(tokio::task::JoinSet::new()),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        }
+    }
+
+    async fn lock(&self, id: EntityId) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripes[(id.0.as_u128() % STRIPES as u128) as usize]
+            .lock()
+            .await
+    }
+
+    /// Writes the primary served.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Relaxed)
+    }
+
+    /// Secondary failures and divergences, by reason.
+    pub fn failures(&self) -> BTreeMap<String, u64> {
+        self.failures.lock().expect("failures").clone()
+    }
+
+    /// Waits for the shadow comparisons still running.
+    pub async fn finish_experiments(&self) {
+        let mut set = std::mem::take(&mut *self.experiments.lock().expect("experiments"));
+        while set.join_next().await.is_some() {}
+    }
+
+    async fn diverged(&self, id: EntityId, reason: &str) {
+        *self
+            .failures
+            .lock()
+            .expect("failures")
+            .entry(reason.to_string())
+            .or_default() += 1;
+        if let Err(e) = self.checkpoint.queue_repair(id, reason).await {
+            // The final parity check still finds the entity; say why it was not queued.
+            eprintln!("archbench: could not queue {id} for repair ({reason}): {e}");
+        }
+    }
+
+    /// Copies one entity again from the primary into the secondary, under its lock
+    /// so that no mirrored write interleaves. Returns whether anything was written.
+    pub async fn repair(&self, id: EntityId) -> OpResult<bool> {
+        let Some(secondary) = &self.secondary else {
+            return Ok(false);
+        };
+        let _guard = self.lock(id).await;
+        let batch: Vec<_> = self
+            .primary
+            .export(&[id])
+            .await?
+            .iter()
+            .filter_map(|s| s.to_seed())
+            .collect();
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        secondary.import(&batch, ImportMode::Replace).await?;
+        Ok(true)
+    }
+
+    /// Serves `served` and, for a sample of reads, compares the secondary's answer.
+    fn shadow(&self, request: ReadRequest, served: Answer) {
+        let (Some(log), Some(secondary)) = (&self.shadow, &self.secondary) else {
+            return;
+        };
+        if !self.rng.lock().expect("rng").random_bool(log.sample()) {
+            return;
+        }
+        let (log, primary, secondary) = (log.clone(), self.primary.clone(), secondary.clone());
+        self.experiments
+            .lock()
+            .expect("experiments")
+            .spawn(async move {
+                log.experiment(&request, served, primary.as_ref(), secondary.as_ref())
+                    .await;
+            });
+    }
+
+    async fn read<T: Clone>(
+        &self,
+        request: ReadRequest,
+        answer: OpResult<T>,
+        wrap: impl FnOnce(T) -> Answer,
+    ) -> OpResult<T> {
+        if let Ok(a) = &answer {
+            self.shadow(request, wrap(a.clone()));
+        }
+        answer
+    }
+}
+
+fn reason(e: &ArchError) -> &'static str {
+    match e {
+        ArchError::Postgres {
+            source: sqlx::Error::Database(d),
+            ..
+        } if d.is_unique_violation() => "exists",
+        e => e.kind(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Operations for DualWrite {
+    fn name(&self) -> &'static str {
+        self.primary.name()
+    }
+
+    async fn create(&self, mut e: NewEntity) -> OpResult<EntityId> {
+        // One event time for both: their histories must match to the microsecond.
+        e.at.get_or_insert_with(Utc::now);
+        let _guard = self.lock(e.id).await;
+        let id = self.primary.create(e.clone()).await?;
+        self.writes.fetch_add(1, Relaxed);
+        if let Some(secondary) = &self.secondary
+            && let Err(err) = secondary.create(e).await
+        {
+            self.diverged(id, reason(&err)).await;
+        }
+        Ok(id)
+    }
+
+    async fn update(&self, mut u: BodyUpdate) -> OpResult<i32> {
+        u.at.get_or_insert_with(Utc::now);
+        let _guard = self.lock(u.id).await;
+        let id = u.id;
+        let version = self.primary.update(u.clone()).await?;
+        self.writes.fetch_add(1, Relaxed);
+        if let Some(secondary) = &self.secondary {
+            match secondary.update(u).await {
+                Ok(v) if v == version => {}
+                Ok(_) => self.diverged(id, "version_diverged").await,
+                Err(err) => self.diverged(id, reason(&err)).await,
+            }
+        }
+        Ok(version)
+    }
+
+    async fn get(&self, id: EntityId) -> OpResult<Entity> {
+        let answer = self.primary.get(id).await;
+        self.read(ReadRequest::Get(id), answer, Answer::Get).await
+    }
+
+    async fn list(&self, user: UserId, limit: i64) -> OpResult<Vec<EntitySummary>> {
+        let answer = self.primary.list(user, limit).await;
+        self.read(ReadRequest::List(user, limit), answer, Answer::List)
+            .await
+    }
+
+    async fn search(&self, user: UserId, query: &str, k: i64) -> OpResult<Vec<SearchHit>> {
+        let answer = self.primary.search(user, query, k).await;
+        let request = ReadRequest::Search(user, query.to_string(), k);
+        self.read(request, answer, Answer::Search).await
+    }
+
+    async fn history(&self, id: EntityId) -> OpResult<Vec<HistoryEvent>> {
+        let answer = self.primary.history(id).await;
+        self.read(ReadRequest::History(id), answer, Answer::History)
+            .await
+    }
+
+    async fn activity(
+        &self,
+        user: UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> OpResult<Vec<ActivityBucket>> {
+        let answer = self.primary.activity(user, from, to).await;
+        self.read(
+            ReadRequest::Activity(user, from, to),
+            answer,
+            Answer::Activity,
+        )
+        .await
+    }
+}
