@@ -156,6 +156,11 @@ impl<'a> Rehearsal<'a> {
                 }
                 if resume && s.stage < Stage::RolledBack {
                     s.results.backfill.resumes += 1;
+                    let previous = std::mem::replace(&mut s.results.last_start, Utc::now().to_rfc3339());
+                    if (Stage::Baseline..Stage::CutOver).contains(&s.stage) {
+                        s.results.dual_write.requeued_on_resume += self.requeue_in_flight(&previous).await?;
+                        s.results.dual_write.repaired += self.repair().await?;
+                    }
                     writeln!(out, "resuming after stage {} (backfill cursor {:?})", s.stage.name(), s.backfill_after.map(|i| i.to_string()))?;
                 }
                 Ok(s)
@@ -183,6 +188,7 @@ impl<'a> Rehearsal<'a> {
             results: Migration {
                 schema_version: MIGRATION_SCHEMA_VERSION,
                 started_at: now.clone(),
+                last_start: now.clone(),
                 history_end: now,
                 scenario: self.scenario.name.clone(),
                 scenario_hash: self.scenario.hash.clone(),
@@ -304,23 +310,7 @@ impl<'a> Rehearsal<'a> {
                     r.shadow_reads.compared, r.shadow_reads.mismatched, o.p50_ms, o.p99_ms
                 )?;
             }
-            Stage::CutOver => {
-                let at = Utc::now();
-                let rec = drive(
-                    &load,
-                    self.target.clone(),
-                    stream,
-                    "v03 after cut-over",
-                    out,
-                )
-                .await?;
-                let latency = write_latency(&rec);
-                r.cutover = Some(Cutover {
-                    at: at.to_rfc3339(),
-                    writes_after: latency.count,
-                    write_latency: latency,
-                });
-            }
+            Stage::CutOver => return self.cut_over(&load, stream, saved, out).await,
             Stage::RolledBack => {
                 r.rollback = Some(self.rollback(r).await?);
                 super::stages::project(self.options, self.scenario, r);
@@ -328,6 +318,46 @@ impl<'a> Rehearsal<'a> {
             Stage::Start | Stage::Seeded => {}
         }
         Ok(!self.stop.load(SeqCst))
+    }
+
+    /// The target serves alone. The cut-over time is saved before the first write, so
+    /// that a resumed stage keeps it and the rollback misses none of its writes.
+    async fn cut_over(
+        &self,
+        load: &Load<'_>,
+        stream: u64,
+        saved: &mut Saved,
+        out: &mut (impl std::io::Write + Send),
+    ) -> anyhow::Result<bool> {
+        if saved.results.cutover.is_none() {
+            saved.results.cutover = Some(Cutover {
+                at: Utc::now().to_rfc3339(),
+                writes_after: 0,
+                write_latency: Default::default(),
+            });
+            self.checkpoint.save(saved).await?;
+        }
+        let rec = drive(load, self.target.clone(), stream, "v03 after cut-over", out).await?;
+        let latency = write_latency(&rec);
+        if let Some(c) = &mut saved.results.cutover {
+            c.writes_after += latency.count;
+            c.write_latency = latency;
+        }
+        Ok(!self.stop.load(SeqCst))
+    }
+
+    /// After a kill, the writes in flight may have reached the source and not the
+    /// target (or the repair queue): every entity the source changed since the killed
+    /// process started is queued for repair. Returns how many.
+    async fn requeue_in_flight(&self, since: &str) -> anyhow::Result<u64> {
+        let since = DateTime::parse_from_rfc3339(since)?.with_timezone(&Utc);
+        let changed = self.source.changed_since(since).await?;
+        for id in &changed {
+            self.checkpoint
+                .queue_repair(*id, "in_flight_at_stop")
+                .await?;
+        }
+        Ok(changed.len() as u64)
     }
 
     fn dual(&self, shadow: Option<Arc<ShadowLog>>) -> DualWrite {
@@ -354,7 +384,7 @@ impl<'a> Rehearsal<'a> {
             target: self.target.as_ref(),
             checkpoint: &self.checkpoint,
             batch: self.options.batch,
-            expected: self.scenario.seeded_entities(),
+            expected: self.source_entities().await?,
             stop: &self.stop,
         };
         let mut load_log = Vec::new();
@@ -380,6 +410,16 @@ impl<'a> Rehearsal<'a> {
             b.entities, b.skipped, b.entities_per_s, b.mb_per_s
         )?;
         Ok(finished && !self.stop.load(SeqCst))
+    }
+
+    /// Entities the source holds now.
+    async fn source_entities(&self) -> anyhow::Result<u64> {
+        let table = format!("{}.entities", self.source.locations().schema);
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n as u64)
     }
 
     async fn settle(&self) -> anyhow::Result<()> {

@@ -25,6 +25,8 @@ pub struct Migration {
     pub started_at: String,
     /// RFC 3339, the last write.
     pub finished_at: String,
+    /// RFC 3339, when the latest process (the first, or a resume) started.
+    pub last_start: String,
     /// Scenario name.
     pub scenario: String,
     /// SHA-256 of the scenario file.
@@ -124,6 +126,9 @@ pub struct DualWrite {
     pub target_failures: BTreeMap<String, u64>,
     /// Entities repaired by copying them again from the source.
     pub repaired: u64,
+    /// Entities queued for repair on a resume because the stopped process may have
+    /// written them to the source only (its writes in flight).
+    pub requeued_on_resume: u64,
 }
 
 /// Latency of writes (create and update together), milliseconds.
