@@ -323,6 +323,10 @@ struct ReportArgs {
     /// the scalability claim projected from their dataset sizes.
     #[arg(long)]
     capacity: Vec<PathBuf>,
+    /// migration.json of `archbench migrate`: decision #5 (the pace), the rollback plan
+    /// and the risk lines rest on the rehearsal.
+    #[arg(long)]
+    migration: Option<PathBuf>,
 }
 
 impl ReportArgs {
@@ -334,6 +338,7 @@ impl ReportArgs {
             targets: self.targets,
             actuals: self.actuals,
             capacity: self.capacity,
+            migration: self.migration,
         }
     }
 }

@@ -162,7 +162,11 @@ async fn a_rehearsal_reaches_parity_and_its_rollback_carries_the_writes_back() {
     for key in ["missing", "extra", "mismatched"] {
         assert_eq!(m["parity"][key], 0, "parity {key}: {}", m["parity"]);
     }
-    assert!(m["parity"]["entities"].as_u64().unwrap() >= 90, "{}", m["parity"]);
+    assert!(
+        m["parity"]["entities"].as_u64().unwrap() >= 90,
+        "{}",
+        m["parity"]
+    );
     assert!(
         m["parity"]["tables"]
             .as_array()
@@ -381,4 +385,37 @@ async fn s3_client(rig: &Rig) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+#[test]
+fn ctrl_c_saves_the_checkpoint_and_the_resume_finishes() {
+    let rig = Rig::new(4);
+    let mut child = rig
+        .command(&[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("migrate ended early").unwrap();
+        if line.starts_with("stage baseline") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert_eq!(rig.results()["complete"], false);
+    let stdout = ok(&rig.migrate(&["--resume"]));
+    assert!(stdout.contains("resuming after stage seeded"), "{stdout}");
+    let m = rig.results();
+    assert_eq!(m["complete"], true);
+    for key in ["missing", "extra", "mismatched"] {
+        assert_eq!(m["parity"][key], 0, "{}", m["parity"]);
+    }
 }

@@ -402,6 +402,22 @@ impl CostReport {
             .map(|p| p.total)
     }
 
+    /// Both systems' primary deployments running side by side for `days` at `users`:
+    /// what a dual-write period costs (prorated from the monthly bills).
+    pub fn side_by_side(
+        &self,
+        systems: [&str; 2],
+        users: u64,
+        days: f64,
+        prices: &dyn PriceSource,
+    ) -> Option<Usd> {
+        let month = |s| self.primary_total_with(s, users, prices, &|_, _| {});
+        let (a, b) = (month(systems[0])?, month(systems[1])?);
+        Some(Usd(
+            (a.0 + b.0) * days / self.model.assumptions.days_per_month
+        ))
+    }
+
     /// The bill of the primary deployment of `system` at `users` (any count, not only
     /// a tier), with `tweak` applied to the assumptions and the unit usage.
     pub fn primary_with(

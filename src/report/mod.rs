@@ -37,6 +37,9 @@ pub struct ReportInputs {
     /// Capacity files (`--capacity`): compute sized from measured capacity, the
     /// scalability claim projected from a scale sweep.
     pub capacity: Vec<PathBuf>,
+    /// A migration rehearsal's `migration.json` (`--migration`): decision #5, the
+    /// rollback plan and the risk lines rest on it.
+    pub migration: Option<PathBuf>,
 }
 
 impl ReportInputs {
@@ -49,6 +52,7 @@ impl ReportInputs {
             targets: root.join("targets/decision-doc.toml"),
             actuals: None,
             capacity: Vec::new(),
+            migration: None,
         }
     }
 }
@@ -107,6 +111,8 @@ pub struct Report {
     pub calibration: Option<Calibration>,
     /// Capacity files given, each with its path.
     pub capacity: Vec<(String, CapacityReport)>,
+    /// The migration rehearsal, when given.
+    pub migration: Option<crate::results::migration::Migration>,
 }
 
 /// Files written.
@@ -135,7 +141,19 @@ impl Report {
             .collect::<Result<Vec<_>, CapacityFileError>>()?;
         let measured: Vec<CapacityReport> = capacity.iter().map(|(_, c)| c.clone()).collect();
         let cost = CostReport::build_sized(&results, &results_path, &model, &catalogue, &measured)?;
-        let evaluation = crate::verdict::evaluate(&targets, &results, &cost, &catalogue, &measured);
+        let migration = inputs
+            .migration
+            .as_deref()
+            .map(crate::results::migration::Migration::read)
+            .transpose()?;
+        let evaluation = crate::verdict::evaluate(
+            &targets,
+            &results,
+            &cost,
+            &catalogue,
+            &measured,
+            migration.as_ref(),
+        );
         let calibration = match &inputs.actuals {
             Some(path) => {
                 let actuals = Actuals::load(path).map_err(ReportError::Actuals)?;
@@ -152,6 +170,7 @@ impl Report {
             evaluation,
             calibration,
             capacity,
+            migration,
         })
     }
 
@@ -184,6 +203,7 @@ impl Report {
             "evaluation": self.evaluation,
             "calibration": self.calibration,
             "capacity": self.capacity,
+            "migration": self.migration,
             "prices": self.catalogue.prices,
         });
         let bytes = serde_json::to_vec_pretty(&json).expect("report serialises");

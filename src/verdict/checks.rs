@@ -21,6 +21,7 @@ pub fn evaluate(
     cost: &CostReport,
     prices: &dyn PriceSource,
     capacity: &[CapacityReport],
+    migration: Option<&crate::results::migration::Migration>,
 ) -> Evaluation {
     let context = Context {
         targets: t,
@@ -28,6 +29,7 @@ pub fn evaluate(
         cost,
         prices,
         capacity,
+        migration,
     };
     let latency = latency_estimates(&context, &cost.model.assumptions);
     let mut claims: Vec<Verdict> = t
@@ -132,7 +134,7 @@ mod tests {
             s.event_growth = None;
         }
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c, &[]);
+        let e = evaluate(&t, &r, &cost, &c, &[], None);
         for id in ["copies", "events-reference", "time-series"] {
             assert_eq!(outcome(&e, id), Outcome::NotMeasurable, "{id}");
         }
@@ -150,7 +152,7 @@ mod tests {
     fn the_documents_own_arithmetic_is_checked() {
         let (r, c, m, t) = inputs();
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c, &[]);
+        let e = evaluate(&t, &r, &cost, &c, &[], None);
         let pay = e.claims.iter().find(|c| c.id == "payback").unwrap();
         assert!(pay.value.contains("1.69 months"), "{}", pay.value);
         assert_eq!(pay.outcome, Outcome::Refuted);
@@ -183,7 +185,7 @@ mod tests {
         // On the example run: every verdict's words match its evidence.
         let (r, c, m, t) = inputs();
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c, &[]);
+        let e = evaluate(&t, &r, &cost, &c, &[], None);
         for v in e
             .claims
             .iter()
@@ -214,7 +216,7 @@ mod tests {
         use crate::verdict::Tally;
         let (r, c, m, t) = inputs();
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
-        let e = evaluate(&t, &r, &cost, &c, &[]);
+        let e = evaluate(&t, &r, &cost, &c, &[], None);
         let rests_on = |id: &str| {
             e.claims
                 .iter()
@@ -280,6 +282,88 @@ mod tests {
             e.to_string()
                 .contains("r.json: field `scenario.user_behaviour.active_share`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_rehearsal_grades_the_pace_as_a_projection_and_the_rollback_as_measured() {
+        use crate::results::migration::{Cutover, Migration, Projection, Rollback};
+        use crate::verdict::Evidence;
+        let (r, c, m, t) = inputs();
+        let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
+        let e = evaluate(&t, &r, &cost, &c, &[], None);
+        assert_eq!(outcome(&e, "matrix-migration"), Outcome::NotMeasurable);
+        assert_eq!(outcome(&e, "rollback-plan"), Outcome::NotMeasurable);
+        let mut rehearsal = Migration {
+            complete: true,
+            seeded_entities: 10_000,
+            cutover: Some(Cutover {
+                at: "2026-12-02T00:00:00Z".into(),
+                writes_after: 40,
+                write_latency: Default::default(),
+            }),
+            rollback: Some(Rollback {
+                carried_back: 30,
+                seconds: 1.0,
+                parity: Default::default(),
+            }),
+            projection: Projection {
+                users: 10_000,
+                entities_per_user: 50,
+                entities: 500_000,
+                ..Default::default()
+            },
+            projected_hours: 1.0,
+            ..Migration::default()
+        };
+        rehearsal.backfill.entities_per_s = 140.0;
+        let judged = |m: &Migration| evaluate(&t, &r, &cost, &c, &[], Some(m));
+        let e = judged(&rehearsal);
+        let pace = e
+            .claims
+            .iter()
+            .find(|c| c.id == "matrix-migration")
+            .unwrap();
+        assert_eq!(
+            (pace.evidence, pace.outcome),
+            (Some(Evidence::Projection), Outcome::Consistent)
+        );
+        // 1 h at 10K users: the 3 deployment days (72 h) are used up at 720K users.
+        assert!(pace.sensitivity.contains("720.0K users"), "{}", pace.sensitivity);
+        let rollback = e.claims.iter().find(|c| c.id == "rollback-plan").unwrap();
+        assert_eq!(
+            (rollback.evidence, rollback.outcome),
+            (Some(Evidence::Measured), Outcome::Confirmed)
+        );
+        let risk = e
+            .go_criteria
+            .iter()
+            .find(|c| c.statement.contains("Risk"))
+            .unwrap();
+        assert!(
+            risk.value.contains("rehearsal at 10,000 entities"),
+            "{}",
+            risk.value
+        );
+
+        rehearsal.shadow_reads.mismatched = 3;
+        rehearsal.projected_hours = 100.0;
+        let e = judged(&rehearsal);
+        let pace = e
+            .claims
+            .iter()
+            .find(|c| c.id == "matrix-migration")
+            .unwrap();
+        assert_eq!(pace.outcome, Outcome::NotReproduced);
+        assert!(
+            pace.reason.contains("3 shadow-read mismatches") && pace.reason.contains("100.0 h"),
+            "{}",
+            pace.reason
+        );
+        rehearsal.rollback.as_mut().unwrap().parity.missing = 1;
+        assert_eq!(
+            outcome(&judged(&rehearsal), "rollback-plan"),
+            Outcome::Refuted
         );
     }
 }

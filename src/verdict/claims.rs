@@ -31,6 +31,8 @@ pub(super) fn claim(context: &Context, c: &super::Claim, lat: &[LatencyEstimate]
         Check::CurrentCost => statements::current_cost(context, out),
         Check::TimescaleEdition => statements::timescale_edition(context, out),
         Check::BytesPerWrite => statements::bytes_per_write(context, out),
+        Check::MigrationPace => super::migration::pace(context, out),
+        Check::Rollback => super::migration::rollback(context, out),
         Check::NotMeasurable => {
             let mut out = not_measured(out, reason.unwrap_or("not measured by a benchmark"));
             out.value = "—".into();

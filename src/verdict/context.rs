@@ -27,6 +27,8 @@ pub(super) struct Context<'a> {
     /// Capacity files (`report --capacity`): capacity at the SLO per instance and
     /// dataset size.
     pub capacity: &'a [CapacityReport],
+    /// The migration rehearsal (`report --migration`).
+    pub migration: Option<&'a crate::results::migration::Migration>,
 }
 
 /// One system's results.

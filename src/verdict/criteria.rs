@@ -1,6 +1,6 @@
 //! The go/no-go criteria's evaluators, one per [`Check`] a criterion can name.
 
-use super::context::{AFTER, Context, not_measured, users_text, verdict};
+use super::context::{Context, not_measured, users_text, verdict};
 use super::{Check, Criterion, CriterionKind, Evidence, Outcome, Verdict};
 use crate::cost::Usd;
 
@@ -14,7 +14,7 @@ pub(super) fn criterion(context: &Context, c: &Criterion) -> Verdict {
     let go = c.kind == CriterionKind::Go;
     match c.check {
         Check::Budget => budget(context, out, go),
-        Check::Risk => risk(context, out),
+        Check::Risk => super::migration::risk(context, out),
         Check::ScaleGo => payback_horizon(context, out, true),
         Check::ScaleNogo => payback_horizon(context, out, false),
         _ => {
@@ -57,27 +57,6 @@ fn budget(context: &Context, mut out: Verdict, go: bool) -> Verdict {
         (d.budget_usd / d.investment_usd - 1.0) * 100.0,
         Usd(d.budget_usd)
     );
-    out
-}
-
-/// Migration risk: what this run can contribute, judged by a person.
-fn risk(context: &Context, mut out: Verdict) -> Verdict {
-    let week = context
-        .totals(context.reference_users())
-        .map(|(a, b)| Usd((a.0 + b.0) * 7.0 / context.cost.model.assumptions.days_per_month));
-    let errors: u64 = context
-        .results
-        .systems
-        .get(AFTER)
-        .map_or(0, |s| s.ops.values().map(|o| o.errors).sum());
-    out.value = format!(
-        "V0.3 errors in this run: {errors}; one week of dual-write (both systems) at {}: {}",
-        users_text(context.reference_users() as f64),
-        week.map_or("not projected".into(), |w| w.to_string())
-    );
-    out.target = "medium risk, rollback by dual-write for 1 week".into();
-    out.outcome = Outcome::ForTheApprover;
-    out.reason = "risk appetite and downtime tolerance are the approver's; the figures above are what this run can contribute".into();
     out
 }
 

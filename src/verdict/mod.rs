@@ -10,6 +10,7 @@ mod claims;
 mod context;
 mod criteria;
 mod latency;
+mod migration;
 mod recommend;
 mod scale;
 mod sensitivity;
@@ -134,6 +135,10 @@ pub enum Check {
     TimescaleEdition,
     /// Bytes stored per write against the body size times the copies.
     BytesPerWrite,
+    /// Decision matrix #5: the migration's pace, from a rehearsal.
+    MigrationPace,
+    /// The rollback plan, from a rehearsal.
+    Rollback,
     /// Nothing a benchmark measures.
     NotMeasurable,
 }

@@ -11,6 +11,7 @@ mod faults;
 mod growth;
 mod lag;
 mod latency;
+mod migration;
 mod prices;
 mod round_trips;
 mod sensitivity;
@@ -23,7 +24,7 @@ use super::document::{Section, SectionContext};
 pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
 
 /// Every section, in the order the report shows them.
-pub(super) const ALL: [Builder; 13] = [
+pub(super) const ALL: [Builder; 14] = [
     // First: a faulted run says so before any verdict is read.
     faults::faults,
     claims::claims,
@@ -36,6 +37,7 @@ pub(super) const ALL: [Builder; 13] = [
     decision::decision,
     sensitivity::sensitivity,
     lag::lag,
+    migration::migration,
     checklist::checklist,
     prices::prices,
 ];
