@@ -23,6 +23,8 @@ struct Cli {
     command: Command,
 }
 
+// One value per process, parsed once: its variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve a reference system over HTTP (schema/openapi.yaml) on its stores, until
