@@ -22,11 +22,29 @@ use crate::arch::{
 /// Lock stripes: enough that unrelated writes rarely wait on each other.
 const STRIPES: usize = 1024;
 
+/// One lock per stripe of entity ids: a mirrored write holds its entity's, and so
+/// do a repair and a shadow read's second look, so that no write is in flight between
+/// the two systems while they run.
+pub struct Stripes(Vec<tokio::sync::Mutex<()>>);
+
+impl Stripes {
+    fn new() -> Self {
+        Self((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+
+    /// Waits for `id`'s stripe.
+    pub async fn lock(&self, id: EntityId) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[(id.0.as_u128() % STRIPES as u128) as usize]
+            .lock()
+            .await
+    }
+}
+
 /// Primary and secondary behind the app's operations.
 pub struct DualWrite {
     primary: Arc<dyn Portable>,
     secondary: Option<Arc<dyn Portable>>,
-    stripes: Vec<tokio::sync::Mutex<()>>,
+    stripes: Arc<Stripes>,
     checkpoint: Checkpoint,
     failures: Mutex<BTreeMap<String, u64>>,
     writes: AtomicU64,
@@ -47,7 +65,7 @@ impl DualWrite {
         Self {
             primary,
             secondary,
-            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            stripes: Arc::new(Stripes::new()),
             checkpoint,
             failures: Mutex::new(BTreeMap::new()),
             writes: AtomicU64::new(0),
@@ -58,9 +76,7 @@ impl DualWrite {
     }
 
     async fn lock(&self, id: EntityId) -> tokio::sync::MutexGuard<'_, ()> {
-        self.stripes[(id.0.as_u128() % STRIPES as u128) as usize]
-            .lock()
-            .await
+        self.stripes.lock(id).await
     }
 
     /// Writes the primary served.
@@ -122,12 +138,19 @@ impl DualWrite {
             return;
         }
         let (log, primary, secondary) = (log.clone(), self.primary.clone(), secondary.clone());
+        let stripes = self.stripes.clone();
         self.experiments
             .lock()
             .expect("experiments")
             .spawn(async move {
-                log.experiment(&request, served, primary.as_ref(), secondary.as_ref())
-                    .await;
+                log.experiment(
+                    &request,
+                    served,
+                    primary.as_ref(),
+                    secondary.as_ref(),
+                    &stripes,
+                )
+                .await;
             });
     }
 

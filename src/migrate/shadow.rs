@@ -1,8 +1,9 @@
 //! Shadow reads, as GitHub's scientist runs experiments: the control (the source) is
 //! asked and its answer served; for a sample of reads the candidate (the target) is
 //! asked too, off the request path, and the answers compared. A difference is looked
-//! at again a moment later: gone, it was a write in flight or a projection lagging
-//! (transient); still there, it is a mismatch, kept with the id. Search is compared by
+//! at again a moment later — for a read of one entity, under that entity's write lock,
+//! so that no mirrored write is between the systems: gone, it was a write in flight
+//! or a projection lagging (transient); still there, it is a mismatch, kept with the id. Search is compared by
 //! recall@k of the candidate's hits against the control's exact top-k.
 
 use std::collections::BTreeMap;
@@ -203,6 +204,7 @@ impl ShadowLog {
         served: Answer,
         control: &dyn Operations,
         candidate: &dyn Operations,
+        stripes: &super::dual::Stripes,
     ) {
         let op = request.op().name().to_string();
         let verdict = match request.ask(candidate).await {
@@ -217,6 +219,12 @@ impl ShadowLog {
         let verdict = match verdict {
             Verdict::Different(_) => {
                 tokio::time::sleep(SECOND_LOOK).await;
+                let _quiet = match request {
+                    ReadRequest::Get(id) | ReadRequest::History(id) => {
+                        Some(stripes.lock(*id).await)
+                    }
+                    _ => None,
+                };
                 match (request.ask(control).await, request.ask(candidate).await) {
                     (Ok(c), Ok(t)) => match compare(&c, &t, self.min_recall) {
                         Verdict::Different(d) => Verdict::Different(d),

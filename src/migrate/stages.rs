@@ -225,7 +225,11 @@ impl<'a> Rehearsal<'a> {
             SeedPath::KeysOnly
         } else {
             self.source.reset().await?;
-            self.target.reset().await?;
+            // Migrating into a target that holds data (`--resume` without a
+            // checkpoint) keeps it: parity then shows what differs.
+            if !self.options.resume {
+                self.target.reset().await?;
+            }
             writeln!(
                 out,
                 "v02: seeding {} entities",
@@ -280,8 +284,16 @@ impl<'a> Rehearsal<'a> {
             }
             Stage::Backfilled => return self.backfill(&load, stream, saved, out).await,
             Stage::Repaired => {
+                let started = Instant::now();
                 self.settle().await?;
-                r.dual_write.repaired += self.repair().await?;
+                let settled = started.elapsed().as_secs_f64();
+                let repaired = self.repair().await?;
+                r.dual_write.repaired += repaired;
+                writeln!(
+                    out,
+                    "repair: projections settled in {settled:.1} s; {repaired} entities copied again in {:.1} s",
+                    started.elapsed().as_secs_f64() - settled
+                )?;
             }
             Stage::Verified => {
                 r.parity = self.verify("after_backfill").await?;
@@ -313,7 +325,7 @@ impl<'a> Rehearsal<'a> {
             Stage::CutOver => return self.cut_over(&load, stream, saved, out).await,
             Stage::RolledBack => {
                 r.rollback = Some(self.rollback(r).await?);
-                super::stages::project(self.options, self.scenario, r);
+                project(self.options, self.scenario, r);
             }
             Stage::Start | Stage::Seeded => {}
         }
@@ -551,7 +563,7 @@ fn parity_line(p: &crate::results::migration::Parity) -> String {
 
 /// The size-dependent stages at the production size: measured rates here, times the
 /// production's entities.
-pub fn project(options: &MigrateOptions, scenario: &Scenario, m: &mut Migration) {
+fn project(options: &MigrateOptions, scenario: &Scenario, m: &mut Migration) {
     let per_user = scenario.seeding.entities_per_user;
     let entities = options.production_users * per_user;
     let mut hours = std::collections::BTreeMap::new();

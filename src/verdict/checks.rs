@@ -329,7 +329,11 @@ mod tests {
             (Some(Evidence::Projection), Outcome::Consistent)
         );
         // 1 h at 10K users: the 3 deployment days (72 h) are used up at 720K users.
-        assert!(pace.sensitivity.contains("720.0K users"), "{}", pace.sensitivity);
+        assert!(
+            pace.sensitivity.contains("720.0K users"),
+            "{}",
+            pace.sensitivity
+        );
         let rollback = e.claims.iter().find(|c| c.id == "rollback-plan").unwrap();
         assert_eq!(
             (rollback.evidence, rollback.outcome),
