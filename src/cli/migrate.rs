@@ -54,6 +54,13 @@ pub struct MigrateArgs {
     /// Network profiles file.
     #[arg(long, default_value = crate::rig::network::NETWORKS_FILE)]
     pub networks: PathBuf,
+    /// Instance profile PostgreSQL runs under (deployments/instances.toml): 0.25cu,
+    /// 1cu, 2cu, 4cu; local stores only.
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Instance profiles file.
+    #[arg(long, default_value = crate::rig::instance::INSTANCES_FILE)]
+    pub instances: PathBuf,
 }
 
 /// Runs the rehearsal and prints its summary.
@@ -61,6 +68,7 @@ pub async fn migrate(args: MigrateArgs, out: &mut (impl Write + Send)) -> anyhow
     let choice = args.stores.choice();
     let options = MigrateOptions {
         network: super::network_profile(args.network.as_deref(), &args.networks)?,
+        instance: super::instance_profile(args.instance.as_deref(), &args.instances)?,
         scenario: args.scenario,
         from: args.from,
         to: args.to,

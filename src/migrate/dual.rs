@@ -32,11 +32,26 @@ impl Stripes {
         Self((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect())
     }
 
+    fn stripe(id: EntityId) -> usize {
+        (id.0.as_u128() % STRIPES as u128) as usize
+    }
+
     /// Waits for `id`'s stripe.
     pub async fn lock(&self, id: EntityId) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0[(id.0.as_u128() % STRIPES as u128) as usize]
-            .lock()
-            .await
+        self.0[Self::stripe(id)].lock().await
+    }
+
+    /// Waits for the stripes of all `ids`, in stripe order: every other holder takes
+    /// one stripe at a time, so this cannot deadlock.
+    async fn lock_all(&self, ids: &[EntityId]) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = ids.iter().map(|id| Self::stripe(*id)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for s in stripes {
+            guards.push(self.0[s].lock().await);
+        }
+        guards
     }
 }
 
@@ -108,25 +123,25 @@ impl DualWrite {
         }
     }
 
-    /// Copies one entity again from the primary into the secondary, under its lock
-    /// so that no mirrored write interleaves. Returns whether anything was written.
-    pub async fn repair(&self, id: EntityId) -> OpResult<bool> {
+    /// Copies entities again from the primary into the secondary, in one export and
+    /// one import, under their locks so that no mirrored write interleaves. Returns how
+    /// many were written (an id the primary does not hold is skipped).
+    pub async fn repair(&self, ids: &[EntityId]) -> OpResult<u64> {
         let Some(secondary) = &self.secondary else {
-            return Ok(false);
+            return Ok(0);
         };
-        let _guard = self.lock(id).await;
+        let _guards = self.stripes.lock_all(ids).await;
         let batch: Vec<_> = self
             .primary
-            .export(&[id])
+            .export(ids)
             .await?
             .iter()
             .filter_map(|s| s.to_seed())
             .collect();
         if batch.is_empty() {
-            return Ok(false);
+            return Ok(0);
         }
-        secondary.import(&batch, ImportMode::Replace).await?;
-        Ok(true)
+        Ok(secondary.import(&batch, ImportMode::Replace).await?.written)
     }
 
     /// Serves `served` and, for a sample of reads, compares the secondary's answer.

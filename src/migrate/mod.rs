@@ -58,6 +58,8 @@ pub struct MigrateOptions {
     pub production_users: u64,
     /// The network between the systems and the stores.
     pub network: Option<NetworkProfile>,
+    /// The instance PostgreSQL runs on (a cgroup around the local server).
+    pub instance: Option<crate::rig::instance::InstanceProfile>,
 }
 
 /// A rehearsal that cannot start as asked (exit code 2).
@@ -99,12 +101,20 @@ pub async fn migrate(
         return Err(MigrateRefused("--resume and --fresh contradict each other".into()).into());
     }
     let watch = ShutdownWatch::install();
+    let setup = crate::run::StoreSetup {
+        stores: options.stores,
+        provision: &options.provision,
+        instance: options.instance.as_ref(),
+    };
+    // The cgroup lives until the stores in it have stopped.
+    let confined = crate::run::confine(&setup, &scenario, true)?;
+    let provision_options = crate::run::provision_options(&setup, confined.as_deref(), out)?;
     writeln!(out, "starting stores ({})", options.stores)?;
-    let provision = stores::provision(options.stores, &options.provision);
+    let provision = stores::provision(options.stores, &provision_options);
     let Some(stores) = watch.unless_signalled(provision).await else {
         return Err(crate::shutdown::Interrupted.into());
     };
-    let stores = stores?;
+    let stores = crate::run::unconfined_refused(stores?, confined.is_some()).await?;
     let network = options
         .network
         .as_ref()
@@ -134,6 +144,7 @@ pub async fn migrate(
     }
     .await;
     stores.shutdown().await?;
+    drop(confined);
     let migration = result?;
     if !migration.complete && watch.fired() {
         return Err(

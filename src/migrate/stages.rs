@@ -197,7 +197,7 @@ impl<'a> Rehearsal<'a> {
                 rig: MigrationRig {
                     stores: self.options.stores.to_string(),
                     network: network_name(self.options),
-                    instance: None,
+                    instance: self.options.instance.as_ref().map(|p| p.name.clone()),
                 },
                 seeded_entities: self.scenario.seeded_entities(),
                 stage: Stage::Start.name().to_string(),
@@ -444,13 +444,16 @@ impl<'a> Rehearsal<'a> {
     async fn repair(&self) -> anyhow::Result<u64> {
         let dual = self.dual(None);
         let mut repaired = 0;
-        for (id, queued) in self.checkpoint.repairs().await? {
-            repaired += u64::from(
-                dual.repair(id)
-                    .await
-                    .with_context(|| format!("repairing {id}"))?,
-            );
-            self.checkpoint.repaired(id, queued).await?;
+        let queue = self.checkpoint.repairs().await?;
+        for chunk in queue.chunks(self.options.batch as usize) {
+            let ids: Vec<_> = chunk.iter().map(|(id, _)| *id).collect();
+            repaired += dual
+                .repair(&ids)
+                .await
+                .with_context(|| format!("repairing {} entities from {}", ids.len(), ids[0]))?;
+            for (id, queued) in chunk {
+                self.checkpoint.repaired(*id, *queued).await?;
+            }
         }
         Ok(repaired)
     }
@@ -593,6 +596,11 @@ fn project(options: &MigrateOptions, scenario: &Scenario, m: &mut Migration) {
             network_name(options)
                 .map(|n| format!(", network {n}"))
                 .unwrap_or_default()
+                + &options
+                    .instance
+                    .as_ref()
+                    .map(|p| format!(", instance {}", p.name))
+                    .unwrap_or_default()
         ),
     };
 }

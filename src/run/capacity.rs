@@ -158,12 +158,12 @@ async fn capacity_at(
     let kinds = super::system_kinds(run, scenario)?;
     let needs_stores = kinds.iter().any(|(_, k)| k.uses_stores());
     let watch = ShutdownWatch::install();
-    let confined = confine(run, scenario, needs_stores)?;
+    let confined = confine(&run.store_setup(), scenario, needs_stores)?;
     let mut started = Started::now(run.network.as_ref());
     started.instance = confined.clone();
     let stores = if needs_stores {
         writeln!(out, "starting stores ({})", run.stores)?;
-        let provision_options = provision_options(run, confined.as_deref(), out)?;
+        let provision_options = provision_options(&run.store_setup(), confined.as_deref(), out)?;
         let provision = stores::provision(run.stores, &provision_options);
         let Some(s) = watch.unless_signalled(provision).await else {
             return Err(Interrupted.into());

@@ -152,12 +152,13 @@ async fn run_scenario(
     let estimate = Estimate::of(&scenario, kinds.len(), stored, options.repeat);
     estimate.check(options.limits, data_dir(&options, needs_stores).as_deref())?;
     let watch = ShutdownWatch::install();
-    let confined = confine(&options, &scenario, needs_stores)?;
+    let confined = confine(&options.store_setup(), &scenario, needs_stores)?;
     let mut started = Started::now(options.network.as_ref());
     started.instance = confined.clone();
     let stores = if needs_stores {
         writeln!(out, "starting stores ({})", options.stores)?;
-        let provision_options = provision_options(&options, confined.as_deref(), out)?;
+        let provision_options =
+            provision_options(&options.store_setup(), confined.as_deref(), out)?;
         let provision = stores::provision(options.stores, &provision_options);
         match watch.unless_signalled(provision).await {
             Some(s) => Some(unconfined_refused(s?, confined.is_some()).await?),
@@ -250,14 +251,35 @@ fn system_kinds(
         .collect::<Result<_, _>>()?)
 }
 
+/// What starting the stores depends on: the mode, the settings, the instance.
+pub struct StoreSetup<'a> {
+    /// Store mode.
+    pub stores: StoreMode,
+    /// Store settings.
+    pub provision: &'a ProvisionOptions,
+    /// The instance PostgreSQL runs on (`None`: this machine, unlimited).
+    pub instance: Option<&'a InstanceProfile>,
+}
+
+impl RunOptions {
+    /// The store setup these options ask for.
+    fn store_setup(&self) -> StoreSetup<'_> {
+        StoreSetup {
+            stores: self.stores,
+            provision: &self.provision,
+            instance: self.instance.as_ref(),
+        }
+    }
+}
+
 /// The instance's cgroup, made before the stores start: only local stores can be
 /// confined (`auto` is checked once it has chosen).
-fn confine(
-    options: &RunOptions,
+pub fn confine(
+    options: &StoreSetup,
     scenario: &Scenario,
     needs_stores: bool,
 ) -> anyhow::Result<Option<Arc<Confined>>> {
-    let Some(profile) = &options.instance else {
+    let Some(profile) = options.instance else {
         return Ok(None);
     };
     if !needs_stores {
@@ -275,8 +297,8 @@ fn confine(
 }
 
 /// The store settings with the instance's cgroup and PostgreSQL settings, if any.
-fn provision_options(
-    options: &RunOptions,
+pub fn provision_options(
+    options: &StoreSetup,
     confined: Option<&Confined>,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<ProvisionOptions> {
@@ -291,7 +313,7 @@ fn provision_options(
 
 /// Stores `auto` chose other than local cannot run under an instance profile: never
 /// run unlimited when a limit was asked for.
-async fn unconfined_refused(stores: Stores, confined: bool) -> anyhow::Result<Stores> {
+pub async fn unconfined_refused(stores: Stores, confined: bool) -> anyhow::Result<Stores> {
     if confined && stores.endpoints.mode != StoreMode::Local {
         let mode = stores.endpoints.mode;
         stores.shutdown().await?;

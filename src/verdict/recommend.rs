@@ -16,9 +16,7 @@ pub(super) fn checklist(
     let count = |o: Outcome| claims.iter().filter(|c| c.outcome == o).count();
     let find = |id: &str| claims.iter().find(|c| c.id == id);
     let ret = context.returns_at(context.reference_users());
-    let week = context
-        .totals(context.reference_users())
-        .map(|(a, b)| Usd((a.0 + b.0) * 7.0 / context.cost.model.assumptions.days_per_month));
+    let week = super::migration::dual_write_week(context);
     vec![
         ChecklistItem {
             item: format!("Budget: {} approved", Usd(d.investment_usd)),
@@ -74,10 +72,13 @@ pub(super) fn checklist(
                 "one week of both systems at {} costs about {}{}",
                 users_text(context.reference_users() as f64),
                 week.map_or("(not projected)".into(), |w| w.to_string()),
-                find("latency").map_or(String::new(), |l| format!(
-                    "; latency during dual-write adds V0.3's write path ({})",
-                    l.value
-                ))
+                match find("rollback-plan").filter(|r| r.evidence.is_some()) {
+                    Some(r) => format!("; rehearsed: {} ({})", r.value, r.outcome.label()),
+                    None => find("latency").map_or(String::new(), |l| format!(
+                        "; latency during dual-write adds V0.3's write path ({})",
+                        l.value
+                    )),
+                }
             ),
             supported: None,
         },

@@ -4,6 +4,7 @@
 //! week of dual-write, projected.
 
 use crate::arch::{V02_NAME, V03_NAME};
+use crate::numbers::thousands;
 use crate::report::ReportError;
 use crate::report::document::{Block, Section, SectionContext, table};
 use crate::results::migration::{Migration, Parity, WriteLatency};
@@ -22,10 +23,10 @@ pub(super) fn migration(
         .cost
         .side_by_side([V02_NAME, V03_NAME], users, 7.0, &report.catalogue);
     let mut blocks = vec![Block::Para(format!(
-        "From `archbench migrate` ({}): scenario {}, {} entities seeded into {}, moved to {} on {} stores{}; {}. Every figure is measured in the rehearsal unless its row says projected.",
+        "From `archbench migrate` ({}): scenario {}, {} entities seeded into {}, moved to {} on {} stores{}{}; {}. Every figure is measured in the rehearsal unless its row says projected.",
         if m.complete { "complete" } else { "INCOMPLETE" },
         m.scenario,
-        m.seeded_entities,
+        thousands(m.seeded_entities),
         m.from,
         m.to,
         m.rig.stores,
@@ -33,6 +34,11 @@ pub(super) fn migration(
             .network
             .as_ref()
             .map(|n| format!(", network {n}"))
+            .unwrap_or_default(),
+        m.rig
+            .instance
+            .as_ref()
+            .map(|n| format!(", instance {n}"))
             .unwrap_or_default(),
         m.stage
     ))];
@@ -103,7 +109,7 @@ fn parity(p: &Parity) -> String {
         .collect();
     format!(
         "{} entities: {} missing, {} extra, {} mismatched; versions {} lost, {} doubled; tables {}; objects {} missing, {} prefixes differ, {} unreferenced",
-        p.entities,
+        thousands(p.entities),
         p.missing,
         p.extra,
         p.mismatched,
@@ -125,8 +131,8 @@ fn rows(m: &Migration, week: Option<crate::cost::Usd>) -> Vec<Vec<String>> {
             "backfill".into(),
             format!(
                 "{} entities ({} versions, {:.1} MB) at {:.0} entities/s, {:.2} MB/s; {} held already, {} pages retried, {} resume(s)",
-                b.entities,
-                b.versions,
+                thousands(b.entities),
+                thousands(b.versions),
                 b.bytes as f64 / 1e6,
                 b.entities_per_s,
                 b.mb_per_s,
@@ -224,7 +230,7 @@ fn rows(m: &Migration, week: Option<crate::cost::Usd>) -> Vec<Vec<String>> {
         .map(|(k, h)| format!("{k} {h:.2} h"))
         .collect();
     rows.push(vec![
-        format!("at {} entities", m.projection.entities),
+        format!("at {} entities", thousands(m.projection.entities)),
         format!(
             "{} = {:.2} h ({})",
             hours.join(" + "),
