@@ -74,6 +74,25 @@ impl ShutdownWatch {
         }
     }
 
+    /// A flag the first signal sets, after printing `message` (what the stage in hand
+    /// does about it); abort the task when the stage is over.
+    pub fn stop_flag(
+        &self,
+        message: &'static str,
+    ) -> (
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, watch) = (stop.clone(), self.clone());
+        let task = tokio::spawn(async move {
+            watch.wait().await;
+            eprintln!("archbench: {message}");
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        (stop, task)
+    }
+
     /// Waits until `n` signals have arrived in all.
     pub async fn wait_for(&self, n: usize) {
         loop {

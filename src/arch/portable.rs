@@ -170,11 +170,87 @@ pub(super) fn assemble(
         .collect()
 }
 
+/// A system's import in SQL: the query finding the ids it holds (binding the id array
+/// as `$1`), and the deletes that clear them.
+pub(super) struct ImportSql {
+    /// `SELECT id ... WHERE id = ANY($1)`.
+    pub existing: &'static str,
+    /// One `DELETE ... = ANY($1)` per table.
+    pub deletes: &'static [&'static str],
+}
+
+/// One import: in a transaction, the batch's ids cleared or skipped per `mode`, then
+/// the rows and objects `bulk` makes of what remains.
+pub(super) async fn import_batch(
+    clients: &super::StoreClients,
+    batch: &[SeedEntity],
+    mode: ImportMode,
+    sql: &ImportSql,
+    bulk: impl FnOnce(&[&SeedEntity]) -> super::bulk::Bulk,
+) -> OpResult<Imported> {
+    let pg = || super::ArchError::pg(super::OpKind::Create);
+    let mut tx = clients.pool.begin().await.map_err(pg())?;
+    let (keep, skipped) = clear_or_skip(&mut tx, batch, mode, sql.existing, sql.deletes)
+        .await
+        .map_err(pg())?;
+    let imported = Imported::of(&keep, skipped);
+    bulk(&keep)
+        .write(&clients.s3, &clients.bucket, &mut tx)
+        .await?;
+    tx.commit().await.map_err(pg())?;
+    Ok(imported)
+}
+
+/// The entities with an event at or after `at`, by `sql` (binding `at` as `$1`).
+pub(super) async fn changed_since(
+    pool: &sqlx::PgPool,
+    sql: &'static str,
+    at: DateTime<Utc>,
+) -> OpResult<Vec<EntityId>> {
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(sql)
+        .bind(at)
+        .fetch_all(pool)
+        .await
+        .map_err(super::ArchError::pg(super::OpKind::History))?;
+    Ok(ids.into_iter().map(EntityId).collect())
+}
+
+/// Where one logical table's checksum is computed: the relation it is named by, the
+/// SQL text of a row's logical columns, their order, and the relation with its filter.
+pub(super) struct ChecksumSql {
+    /// Logical table.
+    pub table: &'static str,
+    /// Relation named in the results.
+    pub relation: &'static str,
+    /// One row's logical columns as text.
+    pub row: String,
+    /// The order rows are aggregated in.
+    pub order: &'static str,
+    /// `FROM` clause: relation and filter.
+    pub from: &'static str,
+}
+
+/// The checksums of `tables`, in order.
+pub(super) async fn checksums(
+    pool: &sqlx::PgPool,
+    tables: Vec<ChecksumSql>,
+) -> OpResult<Vec<TableChecksum>> {
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        out.push(
+            checksum(pool, t.table, t.relation, &t.row, t.order, t.from)
+                .await
+                .map_err(super::ArchError::pg(super::OpKind::List))?,
+        );
+    }
+    Ok(out)
+}
+
 /// Starts an import's transaction: with [`ImportMode::Replace`] the batch's ids are
 /// deleted by `deletes` (each binds the id array as `$1`); with
 /// [`ImportMode::SkipExisting`] the ids `existing` (binding `$1`) finds are left out.
 /// Returns the entities to write and how many were skipped.
-pub(super) async fn clear_or_skip<'a>(
+async fn clear_or_skip<'a>(
     tx: &mut sqlx::PgConnection,
     batch: &'a [SeedEntity],
     mode: ImportMode,
@@ -212,7 +288,7 @@ pub(super) const PAGE_FILTER: &str =
 
 /// The checksum of one logical table: `row` is the SQL text of one row's logical
 /// columns, `order` the order they are aggregated in, `from` the relation and filter.
-pub(super) async fn checksum(
+async fn checksum(
     pool: &sqlx::PgPool,
     table: &'static str,
     relation: &'static str,

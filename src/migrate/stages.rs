@@ -62,17 +62,9 @@ impl<'a> Rehearsal<'a> {
         let checkpoint = Checkpoint::open(pool.clone())
             .await
             .context("creating the checkpoint tables")?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let (stop, watch) = (stop.clone(), watch.clone());
-            tokio::spawn(async move {
-                watch.wait().await;
-                eprintln!(
-                    "archbench: stopping after the page or phase in hand — the checkpoint is saved, --resume continues"
-                );
-                stop.store(true, SeqCst);
-            })
-        };
+        let (stop, watcher) = watch.stop_flag(
+            "stopping after the page or phase in hand — the checkpoint is saved, --resume continues",
+        );
         Ok(Self {
             options,
             scenario,

@@ -217,15 +217,8 @@ async fn search_systems(
     started: &Started,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<(Vec<SystemCapacity>, bool)> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (stop, watch) = (stop.clone(), watch.clone());
-        tokio::spawn(async move {
-            watch.wait().await;
-            eprintln!("archbench: stopping the search — capacity.json will be marked incomplete");
-            stop.store(true, SeqCst);
-        })
-    };
+    let (stop, watcher) =
+        watch.stop_flag("stopping the search — capacity.json will be marked incomplete");
     let http = scenario.http.as_ref();
     let connect = connect::connect(kinds, &[], stores, started.network.as_ref(), http);
     let Some(connected) = watch.unless_signalled(connect).await.transpose()? else {

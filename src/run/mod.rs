@@ -19,7 +19,7 @@ mod upload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 
 use crate::arch::SystemKind;
 use crate::arch::fault::FaultSpec;
@@ -391,17 +391,8 @@ async fn run_stages(
     started: Started,
     out: &mut (impl std::io::Write + Send),
 ) -> anyhow::Result<RunSummary> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (stop, watch) = (stop.clone(), watch.clone());
-        tokio::spawn(async move {
-            watch.wait().await;
-            eprintln!(
-                "archbench: stopping — results will be marked incomplete (Ctrl-C again stops at once)"
-            );
-            stop.store(true, SeqCst);
-        })
-    };
+    let (stop, watcher) = watch
+        .stop_flag("stopping — results will be marked incomplete (Ctrl-C again stops at once)");
     let connect = connect::connect(
         kinds,
         &options.faults,

@@ -11,8 +11,8 @@ use super::{V02, payload};
 use crate::arch::bulk::Bulk;
 use crate::arch::common::{self, copy_field as f, vector_text};
 use crate::arch::portable::{
-    self, EntitySnapshot, ImportMode, Imported, PAGE_FILTER, Portable, TableChecksum,
-    VersionSnapshot, micros,
+    self, ChecksumSql, EntitySnapshot, ImportMode, ImportSql, Imported, PAGE_FILTER, Portable,
+    TableChecksum, VersionSnapshot, micros,
 };
 use crate::arch::{ArchError, EntityId, OpKind, OpResult, SeedEntity, embedding};
 
@@ -148,61 +148,64 @@ impl Portable for V02 {
     }
 
     async fn import(&self, batch: &[SeedEntity], mode: ImportMode) -> OpResult<Imported> {
-        let pg = || ArchError::pg(OpKind::Create);
-        let mut tx = self.clients.pool.begin().await.map_err(pg())?;
-        let (keep, skipped) = portable::clear_or_skip(
-            &mut tx,
-            batch,
-            mode,
-            "SELECT id FROM v02.entities WHERE id = ANY($1)",
-            &[
+        const SQL: ImportSql = ImportSql {
+            existing: "SELECT id FROM v02.entities WHERE id = ANY($1)",
+            deletes: &[
                 "DELETE FROM v02.entities WHERE id = ANY($1)",
                 "DELETE FROM v02.events WHERE aggregate_id = ANY($1)",
                 "DELETE FROM v02.content_blocks WHERE entity_id = ANY($1)",
                 "DELETE FROM v02.read_model WHERE entity_id = ANY($1)",
             ],
-        )
-        .await
-        .map_err(pg())?;
-        let imported = Imported::of(&keep, skipped);
-        bulk(&keep)
-            .write(&self.clients.s3, &self.clients.bucket, &mut tx)
-            .await?;
-        tx.commit().await.map_err(pg())?;
-        Ok(imported)
+        };
+        portable::import_batch(&self.clients, batch, mode, &SQL, bulk).await
     }
 
     async fn changed_since(&self, at: DateTime<Utc>) -> OpResult<Vec<EntityId>> {
-        let ids: Vec<Uuid> = sqlx::query_scalar(
+        portable::changed_since(
+            &self.clients.pool,
             "SELECT DISTINCT aggregate_id FROM v02.events WHERE created_at >= $1 ORDER BY aggregate_id",
+            at,
         )
-        .bind(at)
-        .fetch_all(&self.clients.pool)
         .await
-        .map_err(ArchError::pg(OpKind::History))?;
-        Ok(ids.into_iter().map(EntityId).collect())
     }
 
     async fn table_checksums(&self) -> OpResult<Vec<TableChecksum>> {
-        let pool = &self.clients.pool;
-        let pg = || ArchError::pg(OpKind::List);
         let (time, updated) = (micros("created_at"), micros("updated_at"));
-        Ok(vec![
-            portable::checksum(pool, "entities", "v02.entities",
-                "id::text || '|' || user_id || '|' || title || '|' || version", "id", "v02.entities")
-                .await.map_err(pg())?,
-            portable::checksum(pool, "events", "v02.events",
-                &format!("aggregate_id::text || '|' || version || '|' || type || '|' || {time}"),
-                "aggregate_id, version", "v02.events")
-                .await.map_err(pg())?,
-            portable::checksum(pool, "list", "v02.read_model",
-                &format!("entity_id::text || '|' || user_id || '|' || title || '|' || version || '|' || {updated}"),
-                "entity_id", "v02.read_model WHERE version > 0")
-                .await.map_err(pg())?,
-            portable::checksum(pool, "embeddings", "v02.read_model",
-                "entity_id::text || '|' || embedded_version", "entity_id", "v02.read_model WHERE embedding IS NOT NULL")
-                .await.map_err(pg())?,
-        ])
+        let tables = vec![
+            ChecksumSql {
+                table: "entities",
+                relation: "v02.entities",
+                row: "id::text || '|' || user_id || '|' || title || '|' || version".into(),
+                order: "id",
+                from: "v02.entities",
+            },
+            ChecksumSql {
+                table: "events",
+                relation: "v02.events",
+                row: format!(
+                    "aggregate_id::text || '|' || version || '|' || type || '|' || {time}"
+                ),
+                order: "aggregate_id, version",
+                from: "v02.events",
+            },
+            ChecksumSql {
+                table: "list",
+                relation: "v02.read_model",
+                row: format!(
+                    "entity_id::text || '|' || user_id || '|' || title || '|' || version || '|' || {updated}"
+                ),
+                order: "entity_id",
+                from: "v02.read_model WHERE version > 0",
+            },
+            ChecksumSql {
+                table: "embeddings",
+                relation: "v02.read_model",
+                row: "entity_id::text || '|' || embedded_version".into(),
+                order: "entity_id",
+                from: "v02.read_model WHERE embedding IS NOT NULL",
+            },
+        ];
+        portable::checksums(&self.clients.pool, tables).await
     }
 
     fn object_base(&self) -> &'static str {
