@@ -205,8 +205,13 @@ async fn the_memory_limit_binds_page_cache_included() {
         "unlimited: {} bytes from disk",
         free.disk_bytes
     );
-    // The cgroup held the server, page cache included, to its limit.
-    assert!(usage.memory_peak_bytes <= 256 << 20, "{usage:?}");
+    // The cgroup held the server, page cache included, to its limit. The peak may
+    // pass it by a charge batch (the kernel charges up to 32 pages per CPU before it
+    // reclaims; seen: one page over), never by more.
+    assert!(
+        usage.memory_peak_bytes <= (256 << 20) + (1 << 20),
+        "{usage:?}"
+    );
     assert!(usage.memory_peak_bytes > 200 << 20, "{usage:?}");
 }
 
