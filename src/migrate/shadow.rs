@@ -1,9 +1,10 @@
 //! Shadow reads, as GitHub's scientist runs experiments: the control (the source) is
 //! asked and its answer served; for a sample of reads the candidate (the target) is
 //! asked too, off the request path, and the answers compared. A difference is looked
-//! at again a moment later — for a read of one entity, under that entity's write lock,
-//! so that no mirrored write is between the systems: gone, it was a write in flight
-//! or a projection lagging (transient); still there, it is a mismatch, kept with the id. Search is compared by
+//! at again up to three times over 3.5 s — for a read of one entity, under that
+//! entity's write lock, so that no mirrored write is between the systems: gone, it was
+//! a write in flight or a projection lagging (transient); still there, it is a
+//! mismatch, kept with the id. Search is compared by
 //! recall@k of the candidate's hits against the control's exact top-k.
 
 use std::collections::BTreeMap;
@@ -20,8 +21,13 @@ use crate::results::migration::{Mismatch, ShadowOp, ShadowReads};
 
 /// Mismatches kept with their ids, at most.
 const KEPT: usize = 50;
-/// How long a difference may take to go away before it counts.
-const SECOND_LOOK: Duration = Duration::from_millis(500);
+/// The waits before each further look at a difference: 3.5 s in all for a write in
+/// flight or a lagging projection to settle before it counts.
+const LOOKS: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_millis(1000),
+    Duration::from_millis(2000),
+];
 
 /// A read, with what it asked.
 #[derive(Debug, Clone)]
@@ -217,26 +223,16 @@ impl ShadowLog {
             }
         };
         let verdict = match verdict {
-            Verdict::Different(_) => {
-                tokio::time::sleep(SECOND_LOOK).await;
-                let _quiet = match request {
-                    ReadRequest::Get(id) | ReadRequest::History(id) => {
-                        Some(stripes.lock(*id).await)
+            Verdict::Different(first) => {
+                match self.look_again(request, control, candidate, stripes).await {
+                    None => {
+                        let mut t = self.inner.lock().expect("shadow log");
+                        let line = t.ops.entry(op).or_default();
+                        line.compared += 1;
+                        line.transient += 1;
+                        return;
                     }
-                    _ => None,
-                };
-                match (request.ask(control).await, request.ask(candidate).await) {
-                    (Ok(c), Ok(t)) => match compare(&c, &t, self.min_recall) {
-                        Verdict::Different(d) => Verdict::Different(d),
-                        _ => {
-                            let mut t = self.inner.lock().expect("shadow log");
-                            let line = t.ops.entry(op).or_default();
-                            line.compared += 1;
-                            line.transient += 1;
-                            return;
-                        }
-                    },
-                    _ => verdict,
+                    Some(later) => Verdict::Different(later.unwrap_or(first)),
                 }
             }
             v => v,
@@ -255,6 +251,32 @@ impl ShadowLog {
                 keep(&mut t.samples, request, d);
             }
         }
+    }
+
+    /// Asks both again after each of [`LOOKS`]: `None` as soon as they agree, else the
+    /// last difference seen (`Some(None)` when a later look could not ask both).
+    async fn look_again(
+        &self,
+        request: &ReadRequest,
+        control: &dyn Operations,
+        candidate: &dyn Operations,
+        stripes: &super::dual::Stripes,
+    ) -> Option<Option<String>> {
+        let mut last = None;
+        for wait in LOOKS {
+            tokio::time::sleep(wait).await;
+            let _quiet = match request {
+                ReadRequest::Get(id) | ReadRequest::History(id) => Some(stripes.lock(*id).await),
+                _ => None,
+            };
+            if let (Ok(c), Ok(t)) = (request.ask(control).await, request.ask(candidate).await) {
+                match compare(&c, &t, self.min_recall) {
+                    Verdict::Different(d) => last = Some(d),
+                    _ => return None,
+                }
+            }
+        }
+        Some(last)
     }
 
     /// The totals, for `migration.json`.
