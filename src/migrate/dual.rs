@@ -144,14 +144,23 @@ impl DualWrite {
         Ok(secondary.import(&batch, ImportMode::Replace).await?.written)
     }
 
-    /// Serves `served` and, for a sample of reads, compares the secondary's answer.
-    fn shadow(&self, request: ReadRequest, served: Answer) {
-        let (Some(log), Some(secondary)) = (&self.shadow, &self.secondary) else {
-            return;
+    /// For a sample of reads, compares the secondary's answer with the primary's,
+    /// off the request path. The answer is copied only for a read that is sampled:
+    /// the others pay nothing on the load's path.
+    fn read<T: Clone>(
+        &self,
+        request: ReadRequest,
+        answer: OpResult<T>,
+        wrap: impl FnOnce(T) -> Answer,
+    ) -> OpResult<T> {
+        let (Some(log), Some(secondary), Ok(served)) = (&self.shadow, &self.secondary, &answer)
+        else {
+            return answer;
         };
         if !self.rng.lock().expect("rng").random_bool(log.sample()) {
-            return;
+            return answer;
         }
+        let served = wrap(served.clone());
         let (log, primary, secondary) = (log.clone(), self.primary.clone(), secondary.clone());
         let stripes = self.stripes.clone();
         self.experiments
@@ -167,17 +176,6 @@ impl DualWrite {
                 )
                 .await;
             });
-    }
-
-    async fn read<T: Clone>(
-        &self,
-        request: ReadRequest,
-        answer: OpResult<T>,
-        wrap: impl FnOnce(T) -> Answer,
-    ) -> OpResult<T> {
-        if let Ok(a) = &answer {
-            self.shadow(request, wrap(a.clone()));
-        }
         answer
     }
 }
@@ -230,25 +228,23 @@ impl Operations for DualWrite {
 
     async fn get(&self, id: EntityId) -> OpResult<Entity> {
         let answer = self.primary.get(id).await;
-        self.read(ReadRequest::Get(id), answer, Answer::Get).await
+        self.read(ReadRequest::Get(id), answer, Answer::Get)
     }
 
     async fn list(&self, user: UserId, limit: i64) -> OpResult<Vec<EntitySummary>> {
         let answer = self.primary.list(user, limit).await;
         self.read(ReadRequest::List(user, limit), answer, Answer::List)
-            .await
     }
 
     async fn search(&self, user: UserId, query: &str, k: i64) -> OpResult<Vec<SearchHit>> {
         let answer = self.primary.search(user, query, k).await;
         let request = ReadRequest::Search(user, query.to_string(), k);
-        self.read(request, answer, Answer::Search).await
+        self.read(request, answer, Answer::Search)
     }
 
     async fn history(&self, id: EntityId) -> OpResult<Vec<HistoryEvent>> {
         let answer = self.primary.history(id).await;
         self.read(ReadRequest::History(id), answer, Answer::History)
-            .await
     }
 
     async fn activity(
@@ -263,6 +259,5 @@ impl Operations for DualWrite {
             answer,
             Answer::Activity,
         )
-        .await
     }
 }

@@ -16,8 +16,6 @@ mod shadow;
 mod stages;
 mod state;
 
-pub use parity::content_hash;
-pub use shadow::{Answer, ReadRequest, Verdict, compare};
 pub use state::Stage;
 use std::path::PathBuf;
 

@@ -135,7 +135,7 @@ impl<'a> Rehearsal<'a> {
             self.checkpoint.clear().await?;
         }
         let saved = self.checkpoint.load().await?;
-        let held = !self.target.export_page(None, None, 1).await?.is_empty();
+        let held = self.entities(self.target.locations().schema).await? > 0;
         let (resume, verify) = (self.options.resume, self.options.verify_only);
         match saved {
             Some(mut s) if resume || verify => {
@@ -388,7 +388,7 @@ impl<'a> Rehearsal<'a> {
             target: self.target.as_ref(),
             checkpoint: &self.checkpoint,
             batch: self.options.batch,
-            expected: self.source_entities().await?,
+            expected: self.entities(self.source.locations().schema).await?,
             stop: &self.stop,
         };
         let mut load_log = Vec::new();
@@ -416,9 +416,10 @@ impl<'a> Rehearsal<'a> {
         Ok(finished && !self.stop.load(SeqCst))
     }
 
-    /// Entities the source holds now.
-    async fn source_entities(&self) -> anyhow::Result<u64> {
-        let table = format!("{}.entities", self.source.locations().schema);
+    /// Entities the system with PostgreSQL schema `schema` holds now (a count, not an
+    /// export: nothing is read from the object store).
+    async fn entities(&self, schema: &str) -> anyhow::Result<u64> {
+        let table = format!("{schema}.entities");
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
                 .fetch_one(&self.pool)
