@@ -1,5 +1,7 @@
 //! `archbench capacity` against a system whose capacity is known: the synthetic
-//! system with 4 servers of 2 ms serves at most 2,000 ops/s. The search must find a
+//! system with 4 servers of 10 ms serves at most 400 ops/s. The service time is long
+//! beside the scheduling jitter of a shared 2-core machine (a few ms, tens under
+//! contention), so the SLO of 100 ms measures the queue rather than that jitter. The search must find a
 //! sustainable rate below that ceiling and not far under it, fail the step above it,
 //! and write capacity.json. Bad settings exit 2 naming the flag or the missing
 //! `[slo] p99_ms`.
@@ -7,11 +9,16 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Mutex;
+
+/// The tests that put load on the machine run one at a time: two searches side by
+/// side on 2 cores would each measure the other's CPU use as queueing.
+static LOAD: Mutex<()> = Mutex::new(());
 
 const SCENARIO: &str = r#"
 name = "capacity-check"
 rng_seed = 5
-systems = ["synthetic:service=2ms,servers=4"]
+systems = ["synthetic:service=10ms,servers=4"]
 [seeding]
 users = 2
 entities_per_user = 2
@@ -29,7 +36,7 @@ duration = "1s"
 max_in_flight = 4000
 [slo]
 max_error_rate = 0.001
-p99_ms = 25
+p99_ms = 100
 "#;
 
 fn write(dir: &Path, text: &str) -> std::path::PathBuf {
@@ -40,6 +47,7 @@ fn write(dir: &Path, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_search_finds_the_known_capacity_of_the_synthetic_system() {
+    let _one_at_a_time = LOAD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let scenario = write(dir.path(), SCENARIO);
     let o = common::archbench()
@@ -51,7 +59,7 @@ fn the_search_finds_the_known_capacity_of_the_synthetic_system() {
             "--warmup",
             "500ms",
             "--start-rate",
-            "100",
+            "25",
             "--out",
         ])
         .arg(dir.path().join("out"))
@@ -70,9 +78,9 @@ fn the_search_finds_the_known_capacity_of_the_synthetic_system() {
     let system = &report["systems"][0];
     let found = system["sustainable_ops_per_s"].as_f64().unwrap();
     println!("{stdout}");
-    // 4 servers × 500 ops/s each: never above 2,000; an M/D/4 queue keeps its p99
-    // under 25 ms until well past 60% of that.
-    assert!((1_100.0..=2_050.0).contains(&found), "{found}");
+    // 4 servers × 100 ops/s each: never above 400; an M/D/4 queue keeps its p99
+    // (service included) under 100 ms until about 90% of that.
+    assert!((220.0..=410.0).contains(&found), "{found}");
     let steps = system["steps"].as_array().unwrap();
     assert!(
         steps
@@ -80,8 +88,8 @@ fn the_search_finds_the_known_capacity_of_the_synthetic_system() {
             .any(|s| s["pass"] == false && s["rate"].as_f64().unwrap() > found)
     );
     // The ramp doubles from the start rate, then bisects.
-    assert_eq!(steps[0]["rate"], 100.0);
-    assert_eq!(steps[1]["rate"], 200.0);
+    assert_eq!(steps[0]["rate"], 25.0);
+    assert_eq!(steps[1]["rate"], 50.0);
     assert!(report["complete"].as_bool().unwrap());
     assert!(
         stdout.contains("| system | sustainable ops/s |"),
@@ -92,7 +100,7 @@ fn the_search_finds_the_known_capacity_of_the_synthetic_system() {
 #[test]
 fn capacity_without_a_p99_slo_or_with_bad_settings_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = write(dir.path(), &SCENARIO.replace("p99_ms = 25\n", ""));
+    let scenario = write(dir.path(), &SCENARIO.replace("p99_ms = 100\n", ""));
     let o = common::archbench()
         .arg("capacity")
         .arg(&scenario)
@@ -118,7 +126,7 @@ fn capacity_without_a_p99_slo_or_with_bad_settings_exits_2() {
         assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
         assert!(err.contains(says), "{err}");
     }
-    let bad = write(dir.path(), &SCENARIO.replace("p99_ms = 25", "p99_ms = -1"));
+    let bad = write(dir.path(), &SCENARIO.replace("p99_ms = 100", "p99_ms = -1"));
     let o = common::archbench()
         .arg("capacity")
         .arg(&bad)
@@ -131,6 +139,7 @@ fn capacity_without_a_p99_slo_or_with_bad_settings_exits_2() {
 
 #[test]
 fn a_scale_sweep_searches_each_size_on_its_own_seed_and_writes_a_file_per_size() {
+    let _one_at_a_time = LOAD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let scenario = write(dir.path(), SCENARIO);
     let out = dir.path().join("sweep");
@@ -145,7 +154,7 @@ fn a_scale_sweep_searches_each_size_on_its_own_seed_and_writes_a_file_per_size()
             "--warmup",
             "200ms",
             "--start-rate",
-            "400",
+            "100",
             "--max-steps",
             "3",
             "--out",
