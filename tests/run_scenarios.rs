@@ -105,6 +105,7 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
         }
     }
     let (v02, v03) = (&r.systems["v02"], &r.systems["v03"]);
+    search_quality_is_accounted(v02, v03);
     assert_eq!(v02.footprint.as_ref().unwrap().copies_per_item, 5.0);
     assert_eq!(v03.footprint.as_ref().unwrap().copies_per_item, 1.0);
     // Executions per write during the measured phase: 10 for V0.2, 3 for V0.3.
@@ -293,4 +294,64 @@ async fn a_sweep_runs_each_seed_size_into_its_own_directory() {
         assert_eq!(r.scenario.seeded_entities, entities);
         assert_eq!(r.scenario.name, format!("synthetic-check-users-{users}"));
     }
+}
+
+/// The search-quality probe of smoke.toml: V0.2's exact search and V0.3's exact
+/// variant find every true neighbour (the truth is computed apart, in f64); the HNSW
+/// designs are swept over the three ef_search values; sizes and build times measured.
+fn search_quality_is_accounted(
+    v02: &archbench::results::SystemResults,
+    v03: &archbench::results::SystemResults,
+) {
+    use archbench::results::search_quality::SearchDesign;
+    let (q02, q03) = (
+        v02.search_quality
+            .as_ref()
+            .expect("smoke.toml has [search_quality]"),
+        v03.search_quality
+            .as_ref()
+            .expect("smoke.toml has [search_quality]"),
+    );
+    for q in [q02, q03] {
+        assert_eq!((q.k, q.queries), (10, 40), "{q:?}");
+        assert!(
+            q.users >= 10,
+            "the seeded users, and the lag probe's: {q:?}"
+        );
+        assert!(q.rows >= 80, "every seeded entity has a vector: {q:?}");
+        assert!(q.index_bytes > 0 && q.build_seconds > 0.0, "{q:?}");
+    }
+    assert_eq!(q02.design, SearchDesign::ExactPerUser);
+    assert_eq!(
+        q02.recall_at_k, 1.0,
+        "exact scan against the truth: {q02:?}"
+    );
+    assert_eq!(q02.designs.len(), 1, "V0.2 has no other design to try");
+    assert_eq!(q03.design, SearchDesign::GlobalHnswFiltered);
+    assert_eq!(q03.system_ef_search, Some(100));
+    let designs: Vec<SearchDesign> = q03.designs.iter().map(|d| d.design).collect();
+    assert_eq!(
+        designs,
+        [
+            SearchDesign::GlobalHnswFiltered,
+            SearchDesign::ExactPerUser,
+            SearchDesign::PartialHnswPerUser
+        ]
+    );
+    for d in &q03.designs {
+        let efs: Vec<Option<u32>> = d.frontier.iter().map(|p| p.ef_search).collect();
+        if d.design == SearchDesign::ExactPerUser {
+            assert_eq!(efs, [None]);
+            assert_eq!(d.recall_at_k, 1.0, "{d:?}");
+        } else {
+            assert_eq!(efs, [Some(10), Some(40), Some(100)], "{d:?}");
+        }
+        for p in &d.frontier {
+            assert!((0.0..=1.0).contains(&p.recall) && p.p50_ms > 0.0, "{d:?}");
+            assert!(p.p99_ms >= p.p50_ms, "{d:?}");
+        }
+        assert!(d.index_bytes > 0, "{d:?}");
+    }
+    // The system's own point is its design's frontier at ef_search 100.
+    assert_eq!(q03.recall_at_k, q03.frontier[2].recall);
 }

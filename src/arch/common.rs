@@ -14,6 +14,10 @@ use uuid::Uuid;
 use super::{ArchError, OpKind};
 use crate::stores::{Endpoints, StoreError};
 
+/// `hnsw.ef_search` of every system connection: pgvector's default is 40; 100 is the
+/// setting the search-quality probe reports as the system's own point.
+pub const EF_SEARCH: u32 = 100;
+
 /// A pool for a system under test. Every connection searches HNSW indexes with
 /// iterative scans, so that a per-user filter still yields k results.
 pub async fn pool(endpoints: &Endpoints, max: u32) -> Result<PgPool, StoreError> {
@@ -49,9 +53,11 @@ pub async fn pool(endpoints: &Endpoints, max: u32) -> Result<PgPool, StoreError>
                 sqlx::query("SET hnsw.iterative_scan = strict_order")
                     .execute(&mut *conn)
                     .await?;
-                sqlx::query("SET hnsw.ef_search = 100")
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SET hnsw.ef_search = {EF_SEARCH}"
+                )))
+                .execute(&mut *conn)
+                .await?;
                 Ok(())
             })
         })

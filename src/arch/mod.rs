@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use common::{get_object, list_objects};
+pub use common::{EF_SEARCH, get_object, list_objects};
 pub use error::ArchError;
 pub use instrument::{OpRoundTrips, RoundTripCounts, RoundTrips, Store};
 pub use portable::{
@@ -264,6 +264,28 @@ pub trait Operations: Send + Sync {
     ) -> OpResult<Vec<ActivityBucket>>;
 }
 
+/// How a system answers `search`, for the search-quality probe: the table holding its
+/// vectors, its columns, and the design of its query.
+#[derive(Debug, Clone)]
+pub struct VectorSearch {
+    /// The system's pool.
+    pub pool: sqlx::PgPool,
+    /// Schema-qualified table.
+    pub table: &'static str,
+    /// Entity id column (uuid).
+    pub id_column: &'static str,
+    /// Owner column (bigint).
+    pub user_column: &'static str,
+    /// `vector` column (rows without one are not searchable).
+    pub embedding_column: &'static str,
+    /// The index the design's query uses (schema-qualified).
+    pub index: &'static str,
+    /// The design.
+    pub design: crate::results::search_quality::SearchDesign,
+    /// `hnsw.ef_search` of the system's connections (absent for an exact design).
+    pub ef_search: Option<u32>,
+}
+
 /// The harness's hooks on a system it runs itself: schema, data, counters and
 /// measurements in the stores.
 #[async_trait::async_trait]
@@ -312,6 +334,10 @@ pub trait Harness: Operations {
     async fn footprint(&self) -> OpResult<Footprint>;
     /// PostgreSQL schema and object-store prefix this system owns (for measurements).
     fn locations(&self) -> Locations;
+    /// Where its search vectors are (`None`: it keeps none the probe can reach).
+    fn vector_search(&self) -> Option<VectorSearch> {
+        None
+    }
 }
 
 /// A system the harness runs itself: the app's operations and the harness's hooks.

@@ -90,6 +90,38 @@ pub fn growth(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
     )
 }
 
+/// The recall–latency frontier, as ann-benchmarks plots it: x recall@k (linear, up
+/// to 1), y p50 latency in ms (logarithmic), one curve per search design, a marker per
+/// `ef_search`.
+pub fn frontier(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
+    font();
+    let e = err(title);
+    let points = || curves.iter().flat_map(|c| c.points.iter());
+    let min_x = points().map(|(x, _)| *x).fold(1.0, f64::min);
+    let low_x = ((min_x - 0.05) * 20.0).floor() / 20.0;
+    let min_y = points().map(|(_, y)| *y).fold(f64::MAX, f64::min).max(0.01);
+    let max_y = points().map(|(_, y)| *y).fold(min_y * 10.0, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = frame(&root, title)
+            .build_cartesian_2d(low_x.max(0.0)..1.01, (min_y / 1.5..max_y * 1.5).log_scale())
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("recall@k (exact search = 1)")
+            .y_desc("p50 latency (ms)")
+            .x_label_formatter(&|x| format!("{x:.2}"))
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        draw_curves(&mut chart, curves, true).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
 /// A stretch of time shaded on a chart over time: (from s, to s, label).
 pub type Window = (f64, f64, String);
 

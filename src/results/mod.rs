@@ -10,6 +10,7 @@ mod faults;
 mod file;
 mod interval_logs;
 pub mod migration;
+pub mod search_quality;
 
 use std::collections::BTreeMap;
 
@@ -86,6 +87,8 @@ pub enum RunStage {
     Phases,
     /// Counters, storage, copies and lag from the stores.
     Measuring,
+    /// The search-quality probe.
+    SearchQualityProbe,
     /// The event-log growth probe.
     GrowthProbe,
 }
@@ -99,6 +102,7 @@ impl RunStage {
             RunStage::Seeding => "seeding",
             RunStage::Phases => "phases",
             RunStage::Measuring => "measuring",
+            RunStage::SearchQualityProbe => "search_quality_probe",
             RunStage::GrowthProbe => "growth_probe",
         }
     }
@@ -285,6 +289,10 @@ pub struct SystemResults {
     /// The time-window (`activity`) query as the event log grows (`[growth]`).
     #[serde(default)]
     pub event_growth: Option<Vec<GrowthPoint>>,
+    /// Recall@k and the recall–latency frontier of the system's search and of the
+    /// other designs (`[search_quality]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_quality: Option<search_quality::SearchQuality>,
     /// Faults injected into the measured phases (`[[fault]]`, `--fault-at`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultResult>,

@@ -51,6 +51,9 @@ const STORED_PER_BODY_BYTE: f64 = 3.0;
 const EMPTY_STORES_BYTES: u64 = 200_000_000;
 /// Bytes per synthetic event the growth probe adds (row, index entries, payload).
 const GROWTH_EVENT_BYTES: u64 = 400;
+/// Bytes per vector the search-quality probe's scratch copy holds while its designs
+/// are built: the row (384 × 4 bytes and a header) and an HNSW entry about as large.
+const SEARCH_PROBE_VECTOR_BYTES: u64 = 4_000;
 /// Copies of a body an op in flight holds (the op, the row, the event payload, the
 /// projector's step input).
 const BODY_COPIES_IN_FLIGHT: u64 = 4;
@@ -95,10 +98,19 @@ impl Estimate {
         let probe_events = scenario.growth.as_ref().map_or(0.0, |g| {
             g.factors.last().copied().unwrap_or(0.0) * entities as f64 * mean_versions
         });
+        // One system's copy at a time: it is dropped before the next system's probe.
+        let search_probe = scenario
+            .search_quality
+            .as_ref()
+            .map_or(0, |_| entities * SEARCH_PROBE_VECTOR_BYTES);
         let disk_bytes = stored as u64
             * ((body_bytes as f64 * STORED_PER_BODY_BYTE) as u64
                 + probe_events as u64 * GROWTH_EVENT_BYTES)
-            + if stored > 0 { EMPTY_STORES_BYTES } else { 0 };
+            + if stored > 0 {
+                EMPTY_STORES_BYTES + search_probe
+            } else {
+                0
+            };
         let histogram_bytes = (histogram().distinct_values() * 8) as u64;
         let ops_in_mix = scenario.mix.len() as u64;
         // Per recorder (system × repetition): every second compressed, the last two live.

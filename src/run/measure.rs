@@ -18,6 +18,7 @@ use crate::loadgen::plan::KeySpace;
 use crate::loadgen::record::{Recorder, histogram, write_interval_log};
 use crate::measure::dbtime::{self, DbTime};
 use crate::measure::{copies, growth, lag};
+use crate::probes::search_quality;
 use crate::results::{
     FaultAction, FaultResult, FaultTarget, FootprintResults, LagReport, RunStage, StorageGrowth,
     StoredBytes, SystemResults,
@@ -196,8 +197,9 @@ fn add_usage_since(results: &mut SystemResults, before: &UsageSnapshot, after: &
         });
 }
 
-/// Footprint, copies and lag, then the growth probe (last: it leaves its synthetic
-/// events in the event store). A failure marks the run incomplete and is noted.
+/// Footprint, copies and lag, then the search-quality probe, then the growth probe
+/// (last: it leaves its synthetic events in the event store). A failure marks the run
+/// incomplete and is noted.
 async fn measure_in_stores(
     inputs: &MeasureInputs<'_>,
     s: &System,
@@ -223,6 +225,77 @@ async fn measure_in_stores(
                 .push(format!("{}: storage/lag measurement failed: {e:#}", s.name));
         }
     }
+    search_quality_probe(inputs, s, results, measured, out).await?;
+    if measured.stopped_in.is_none() {
+        growth_probe(inputs, s, results, measured, out).await?;
+    }
+    Ok(())
+}
+
+/// The search-quality probe on the system's vectors (`[search_quality]`); it adds
+/// nothing to the system's tables (the other designs run on a scratch copy).
+async fn search_quality_probe(
+    inputs: &MeasureInputs<'_>,
+    s: &System,
+    results: &mut SystemResults,
+    measured: &mut Measured,
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<()> {
+    let scenario = inputs.scenario;
+    let (Some(probe), Some(vectors)) = (scenario.search_quality.as_ref(), s.sut.vector_search())
+    else {
+        return Ok(());
+    };
+    let k = probe
+        .k
+        .unwrap_or(scenario.run.search_k.clamp(1, 1_000) as u32);
+    writeln!(
+        out,
+        "{}: search-quality probe: {} queries, recall@{k}, ef_search {:?}",
+        s.name, probe.queries, probe.ef_search
+    )?;
+    let users: Vec<i64> = inputs.space.users.iter().map(|u| u.0).collect();
+    let found = search_quality::probe(&vectors, &users, scenario.rng_seed, k, probe);
+    let Some(found) = inputs.watch.unless_signalled(found).await else {
+        measured.stopped_in = Some(RunStage::SearchQualityProbe);
+        return Ok(());
+    };
+    match found {
+        Ok(quality) => {
+            for d in &quality.designs {
+                for p in &d.frontier {
+                    writeln!(
+                        out,
+                        "{}:   {}{}: recall {:.3}, p50 {:.2} ms, p99 {:.2} ms",
+                        s.name,
+                        d.design.describe(),
+                        p.ef_search
+                            .map_or(String::new(), |e| format!(", ef_search {e}")),
+                        p.recall,
+                        p.p50_ms,
+                        p.p99_ms
+                    )?;
+                }
+            }
+            results.search_quality = Some(quality);
+        }
+        Err(e) => {
+            measured.complete = false;
+            measured.notes.push(format!("{}: {e}", s.name));
+        }
+    }
+    Ok(())
+}
+
+/// The event-log growth probe (last: it leaves its synthetic events in the event
+/// store).
+async fn growth_probe(
+    inputs: &MeasureInputs<'_>,
+    s: &System,
+    results: &mut SystemResults,
+    measured: &mut Measured,
+    out: &mut (impl std::io::Write + Send),
+) -> anyhow::Result<()> {
     let scenario = inputs.scenario;
     let Some(probe) = scenario.growth.as_ref() else {
         return Ok(());

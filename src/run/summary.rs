@@ -75,6 +75,7 @@ pub(super) fn summarise(recorders: &[Arc<Recorder>]) -> SystemResults {
         db_time: None,
         storage_growth: None,
         event_growth: None,
+        search_quality: None,
         faults: Vec::new(),
         errors_by_second,
         not_measured: Vec::new(),

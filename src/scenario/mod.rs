@@ -5,12 +5,14 @@
 mod faults;
 pub mod http;
 mod model;
+mod probes;
 mod raw;
 mod validate;
 
 use std::path::Path;
 
 pub use model::*;
+pub use probes::SearchQualityProbe;
 
 /// A scenario file that could not be used.
 pub type ScenarioError = crate::input::InputError;

@@ -127,6 +127,8 @@ pub struct Scenario {
     pub sweep_users: Vec<u64>,
     /// The event-log growth probe (`[growth]`), run after the measurements.
     pub growth: Option<GrowthProbe>,
+    /// The search-quality probe (`[search_quality]`), run after the measurements.
+    pub search_quality: Option<super::SearchQualityProbe>,
     /// Store faults injected into each system's measured phases (`[[fault]]`).
     pub faults: Vec<Fault>,
     /// The service level the gate holds a run to (`[slo]`).

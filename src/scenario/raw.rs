@@ -32,6 +32,8 @@ pub(crate) struct RawScenario {
     pub(super) sweep: Option<Spanned<RawSweep>>,
     #[serde(default)]
     pub(super) growth: Option<Spanned<RawGrowth>>,
+    #[serde(default)]
+    pub(super) search_quality: Option<Spanned<super::probes::RawSearchQuality>>,
     #[serde(default, rename = "fault")]
     pub(super) faults: Vec<Spanned<RawFault>>,
     #[serde(default)]

@@ -304,3 +304,38 @@ fn faults_and_the_error_budget_are_read_and_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn search_quality_settings_are_checked_against_the_data() {
+    let with = |table: &str| format!("{VALID}\n[search_quality]\n{table}\n");
+    let s = parse(&with("queries = 6"), Path::new("x.toml")).unwrap();
+    let probe = s.search_quality.unwrap();
+    assert_eq!((probe.queries, probe.k), (6, None));
+    assert_eq!(probe.ef_search, [10, 20, 40, 80, 100, 200, 400]);
+    assert!(probe.variants);
+    // The default query count is capped by the data (2 users × 3 entities).
+    let s = parse(&with(""), Path::new("x.toml")).unwrap();
+    assert_eq!(s.search_quality.unwrap().queries, 6);
+
+    // A query set larger than the data: the field, its line, and the most allowed.
+    let e = parse(&with("queries = 7"), Path::new("scenarios/x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("scenarios/x.toml:45:11: search_quality.queries:"),
+        "{e}"
+    );
+    assert!(e.contains("larger than the data; at most 6"), "{e}");
+    for (table, field) in [
+        ("ef_search = [40, 20]", "search_quality.ef_search"),
+        ("ef_search = [2000]", "search_quality.ef_search"),
+        ("k = 0", "search_quality.k"),
+        ("max_partial_users = 0", "search_quality.max_partial_users"),
+        ("querys = 3", "querys"),
+    ] {
+        let e = parse(&with(table), Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field), "{table}: {e}");
+    }
+}

@@ -56,6 +56,8 @@ impl RawScenario {
         let run = validate_run(self.run.as_ref())?;
         let sweep_users = validate_sweep(self.sweep.as_ref())?;
         let growth = validate_growth(self.growth.as_ref())?;
+        let search_quality =
+            super::probes::validate_search_quality(self.search_quality.as_ref(), &seeding)?;
         let faults = super::faults::validate_faults(&self.faults, &phases)?;
         let slo = super::faults::validate_slo(self.slo.as_ref())?;
         let http = super::http::validate_http(self.http.as_ref())?;
@@ -78,6 +80,7 @@ impl RawScenario {
             gate,
             sweep_users,
             growth,
+            search_quality,
             faults,
             slo,
             instance: self.instance.map(|p| p.name),

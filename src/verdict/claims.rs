@@ -25,6 +25,7 @@ pub(super) fn claim(context: &Context, c: &super::Claim, lat: &[LatencyEstimate]
         Check::ScaleConsistency => statements::scale_consistency(context, out),
         Check::Timeline => statements::timeline(context, out),
         Check::StorageChoice => statements::storage_choice(context, out),
+        Check::VectorChoice => super::vectors::vector_choice(context, out),
         Check::Projections => statements::projections(context, out),
         Check::MovingParts => statements::moving_parts(context, out),
         Check::OptionCBounds => statements::option_c_bounds(context, out),

@@ -15,6 +15,9 @@ mod recommend;
 mod scale;
 mod sensitivity;
 mod statements;
+mod vectors;
+
+pub use vectors::EQUAL_RECALL;
 
 use std::path::Path;
 
@@ -123,6 +126,8 @@ pub enum Check {
     Timeline,
     /// Decision matrix #2: R2 against S3, priced.
     StorageChoice,
+    /// Decision matrix #3: pgvector against Qdrant, at equal recall.
+    VectorChoice,
     /// Decision matrix #4: projections, lag measured.
     Projections,
     /// Components on each op's request path.

@@ -164,8 +164,18 @@ pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation
         s.and_then(|s| s.ops.get("search"))
             .map(|o| o.latency_us.p50 as f64 / 1e3)
     };
+    let quality = b.and_then(|s| s.search_quality.as_ref()).map_or_else(
+        || "no search-quality probe".to_string(),
+        |q| {
+            q.designs
+                .iter()
+                .map(super::vectors::at_equal_recall)
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    );
     notes.push(format!(
-        "vectors: pgvector measured (search p50 {} ms); Qdrant not measured here and not publicly priced",
+        "vectors: pgvector measured (search p50 {} ms under load; {quality}); Qdrant not measured here and not publicly priced",
         search(b).map_or("n/a".into(), |x| format!("{x:.2}"))
     ));
     Recommendation {

@@ -354,6 +354,18 @@ impl Harness for V02 {
             prefix: "v02/",
         }
     }
+    fn vector_search(&self) -> Option<super::VectorSearch> {
+        Some(super::VectorSearch {
+            pool: self.clients.pool.clone(),
+            table: "v02.read_model",
+            id_column: "entity_id",
+            user_column: "user_id",
+            embedding_column: "embedding",
+            index: "v02.read_model_user",
+            design: crate::results::search_quality::SearchDesign::ExactPerUser,
+            ef_search: None,
+        })
+    }
 }
 
 impl Steps {

@@ -366,6 +366,18 @@ impl Harness for V03 {
             prefix: "v03/",
         }
     }
+    fn vector_search(&self) -> Option<super::VectorSearch> {
+        Some(super::VectorSearch {
+            pool: self.clients.pool.clone(),
+            table: "v03.embeddings",
+            id_column: "entity_id",
+            user_column: "user_id",
+            embedding_column: "embedding",
+            index: "v03.embeddings_hnsw",
+            design: crate::results::search_quality::SearchDesign::GlobalHnswFiltered,
+            ef_search: Some(super::EF_SEARCH),
+        })
+    }
 }
 
 #[async_trait::async_trait]

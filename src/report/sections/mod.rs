@@ -14,6 +14,7 @@ mod latency;
 mod migration;
 mod prices;
 mod round_trips;
+mod search_quality;
 mod sensitivity;
 mod storage;
 
@@ -24,13 +25,14 @@ use super::document::{Section, SectionContext};
 pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
 
 /// Every section, in the order the report shows them.
-pub(super) const ALL: [Builder; 14] = [
+pub(super) const ALL: [Builder; 15] = [
     // First: a faulted run says so before any verdict is read.
     faults::faults,
     claims::claims,
     latency::latency,
     storage::storage,
     growth::growth,
+    search_quality::search_quality,
     round_trips::round_trips,
     cost::cost,
     calibration::calibration,
