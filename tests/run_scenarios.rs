@@ -106,6 +106,11 @@ async fn smoke_scenario_on_local_stores_writes_schema_valid_results_for_both_sys
     }
     let (v02, v03) = (&r.systems["v02"], &r.systems["v03"]);
     search_quality_is_accounted(v02, v03);
+    event_log_is_accounted(
+        r.event_log_probe
+            .as_ref()
+            .expect("smoke.toml has [event_log]"),
+    );
     assert_eq!(v02.footprint.as_ref().unwrap().copies_per_item, 5.0);
     assert_eq!(v03.footprint.as_ref().unwrap().copies_per_item, 1.0);
     // Executions per write during the measured phase: 10 for V0.2, 3 for V0.3.
@@ -354,4 +359,48 @@ fn search_quality_is_accounted(
     }
     // The system's own point is its design's frontier at ef_search 100.
     assert_eq!(q03.recall_at_k, q03.frontier[2].recall);
+}
+
+/// The event-log probe of smoke.toml: both designs hold every event generated (20
+/// users × 30 days × 20, then 60 days), bytes per event is the stored size over the
+/// rows, and retention removes exactly the oldest month (drop_chunks by whole days).
+fn event_log_is_accounted(p: &archbench::results::event_log::EventLogProbe) {
+    assert_eq!(p.designs.len(), 2, "{p:?}");
+    for (key, d) in &p.designs {
+        let events: Vec<u64> = d.sizes.iter().map(|s| s.events).collect();
+        assert_eq!(events, [12_000, 24_000], "{key}");
+        for s in &d.sizes {
+            assert!(
+                (s.bytes_per_event * s.events as f64 - s.stored_bytes as f64).abs() < 1.0,
+                "{key}: {s:?}"
+            );
+            assert!(
+                s.stored_bytes > s.events * 40,
+                "{key}: rows, indexes: {s:?}"
+            );
+            assert!(
+                s.wal_bytes_per_event > 0.0 && s.ingest_rows_per_s > 0.0,
+                "{key}: {s:?}"
+            );
+            for q in [&s.per_user, &s.all_users, &s.per_user_under_ingest] {
+                assert!(
+                    q.samples == 20 && q.p99_ms >= q.p50_ms && q.p50_ms > 0.0,
+                    "{key}: {s:?}"
+                );
+            }
+        }
+        let r = d.retention.as_ref().expect("retention at the 2-month size");
+        assert_eq!(
+            (r.rows_removed, r.rows_expected),
+            (12_000, 12_000),
+            "{key}: {r:?}"
+        );
+        assert!(r.seconds > 0.0, "{key}: {r:?}");
+    }
+    let (plain, hyper) = (&p.designs["v02"], &p.designs["v03"]);
+    assert_eq!(hyper.retention.as_ref().unwrap().method, "drop_chunks");
+    assert_eq!(plain.retention.as_ref().unwrap().method, "DELETE + VACUUM");
+    // Dropping chunks gives the space back; a vacuumed plain table keeps its pages.
+    let freed = |r: &archbench::results::event_log::Retention| r.bytes_before - r.bytes_after;
+    assert!(freed(hyper.retention.as_ref().unwrap()) > 0);
 }

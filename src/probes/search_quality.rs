@@ -235,7 +235,7 @@ async fn own_design(
         .await
         .map_err(sql("a connection for the probe"))?;
     let design = search.design;
-    let frontier = frontier(&mut conn, &target, design, queries, k, &cfg.ef_search).await?;
+    let (frontier, plan) = frontier(&mut conn, &target, design, queries, k, &cfg.ef_search).await?;
     Ok(DesignQuality {
         design,
         k,
@@ -243,6 +243,7 @@ async fn own_design(
         frontier,
         index_bytes,
         build_seconds,
+        plan,
         note: None,
     })
 }
@@ -317,7 +318,7 @@ async fn frontier(
     queries: &[Query],
     k: u32,
     sweep: &[u32],
-) -> Result<Vec<FrontierPoint>, ProbeError> {
+) -> Result<(Vec<FrontierPoint>, String), ProbeError> {
     let settings: Vec<Option<u32>> = if design.uses_hnsw() {
         sweep.iter().copied().map(Some).collect()
     } else {
@@ -336,6 +337,10 @@ async fn frontier(
         .execute(&mut *conn)
         .await
         .map_err(sql("setting the iterative scan"))?;
+    let plan = match queries.first() {
+        Some(q) => plan(conn, target, q, k).await?,
+        None => String::new(),
+    };
     let mut points = Vec::with_capacity(settings.len());
     for ef in settings {
         if let Some(ef) = ef {
@@ -371,7 +376,39 @@ async fn frontier(
         .execute(&mut *conn)
         .await
         .map_err(sql("resetting ef_search"))?;
-    Ok(points)
+    Ok((points, plan))
+}
+
+/// The plan's scan nodes for one query, e.g. `Index Scan using embeddings_hnsw on
+/// embeddings`, joined by `; `.
+async fn plan(
+    conn: &mut PgConnection,
+    target: &Target<'_>,
+    q: &Query,
+    k: u32,
+) -> Result<String, ProbeError> {
+    let statement = format!("EXPLAIN {}", target.statement(q.user));
+    let query = sqlx::query_scalar::<_, String>(AssertSqlSafe(statement))
+        .bind(&q.vector)
+        .bind(i64::from(k));
+    let query = if target.user_literal {
+        query
+    } else {
+        query.bind(q.user)
+    };
+    let lines = query
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql("explaining a search query"))?;
+    Ok(lines
+        .iter()
+        .filter(|l| l.contains("Scan"))
+        .map(|l| {
+            let l = l.trim().trim_start_matches("->").trim();
+            l.split("  (").next().unwrap_or(l).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("; "))
 }
 
 async fn run_query(
@@ -487,6 +524,7 @@ async fn variants(
             frontier: Vec::new(),
             index_bytes: 0,
             build_seconds: 0.0,
+            plan: String::new(),
             note: Some(format!(
                 "not measured: {users} users exceed max_partial_users = {}",
                 cfg.max_partial_users
@@ -540,7 +578,7 @@ async fn measure(
         .acquire()
         .await
         .map_err(sql("a connection for the probe"))?;
-    let frontier = frontier(&mut conn, target, design, queries, k, &cfg.ef_search).await?;
+    let (frontier, plan) = frontier(&mut conn, target, design, queries, k, &cfg.ef_search).await?;
     Ok(DesignQuality {
         design,
         k,
@@ -548,6 +586,7 @@ async fn measure(
         frontier,
         index_bytes,
         build_seconds,
+        plan,
         note: None,
     })
 }

@@ -6,6 +6,7 @@
 //! Types measured elsewhere and serialised into the file are re-exported here, so
 //! that the whole schema is visible from this one module.
 
+pub mod event_log;
 mod faults;
 mod file;
 mod interval_logs;
@@ -56,6 +57,9 @@ pub struct Results {
     /// Delays injected to validate the gate (`--fault v03.create=+20%`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub injected_delays: Vec<InjectedDelay>,
+    /// The event log of both designs on the same events (`[event_log]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_log_probe: Option<event_log::EventLogProbe>,
 }
 
 /// One delay injected into one op of one system (`--fault`).
@@ -89,6 +93,8 @@ pub enum RunStage {
     Measuring,
     /// The search-quality probe.
     SearchQualityProbe,
+    /// The event-log probe.
+    EventLogProbe,
     /// The event-log growth probe.
     GrowthProbe,
 }
@@ -103,6 +109,7 @@ impl RunStage {
             RunStage::Phases => "phases",
             RunStage::Measuring => "measuring",
             RunStage::SearchQualityProbe => "search_quality_probe",
+            RunStage::EventLogProbe => "event_log_probe",
             RunStage::GrowthProbe => "growth_probe",
         }
     }

@@ -65,6 +65,11 @@ pub struct DesignQuality {
     pub index_bytes: u64,
     /// Wall time to build them, seconds (`CREATE INDEX`, one after another).
     pub build_seconds: f64,
+    /// The scans PostgreSQL's plan chose for the first query (`EXPLAIN`): which
+    /// index, if any, actually answered — at a small table the planner may prefer a
+    /// sequential scan to the HNSW index, which is then exact.
+    #[serde(default)]
+    pub plan: String,
     /// Why part of it was not measured, if so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

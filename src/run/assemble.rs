@@ -114,6 +114,7 @@ pub(super) async fn assemble(
         systems: measured.systems,
         notes,
         injected_delays: options.faults.iter().map(FaultSpec::injected).collect(),
+        event_log_probe: measured.event_log_probe,
     };
     let path = options.out.join("results.json");
     results.write_atomic(&path)?;

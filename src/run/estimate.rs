@@ -107,7 +107,9 @@ impl Estimate {
             * ((body_bytes as f64 * STORED_PER_BODY_BYTE) as u64
                 + probe_events as u64 * GROWTH_EVENT_BYTES)
             + if stored > 0 {
-                EMPTY_STORES_BYTES + search_probe
+                EMPTY_STORES_BYTES
+                    + search_probe
+                    + scenario.event_log.as_ref().map_or(0, |e| e.disk_estimate())
             } else {
                 0
             };

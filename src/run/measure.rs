@@ -19,6 +19,7 @@ use crate::loadgen::record::{Recorder, histogram, write_interval_log};
 use crate::measure::dbtime::{self, DbTime};
 use crate::measure::{copies, growth, lag};
 use crate::probes::search_quality;
+use crate::results::event_log::EventLogProbe;
 use crate::results::{
     FaultAction, FaultResult, FaultTarget, FootprintResults, LagReport, RunStage, StorageGrowth,
     StoredBytes, SystemResults,
@@ -85,6 +86,8 @@ pub(super) struct Measured {
     pub notes: Vec<String>,
     /// The stage a Ctrl-C stopped the run in.
     pub stopped_in: Option<RunStage>,
+    /// The event-log probe (`[event_log]`), both designs at once.
+    pub event_log_probe: Option<EventLogProbe>,
 }
 
 impl Measured {
@@ -95,6 +98,7 @@ impl Measured {
             complete: false,
             notes: Vec::new(),
             stopped_in: Some(stage),
+            event_log_probe: None,
         }
     }
 }
@@ -111,6 +115,7 @@ pub(super) async fn measure_systems(
         complete: true,
         notes: Vec::new(),
         stopped_in: inputs.stopped_in,
+        event_log_probe: None,
     };
     let watch = inputs.watch;
     for s in systems {
@@ -155,6 +160,9 @@ pub(super) async fn measure_systems(
         }
         results.interval_log = Some(write_log(inputs, s, &recorders)?);
         measured.systems.insert(s.name.clone(), results);
+    }
+    if inputs.stores.is_some() {
+        super::event_log::probe(inputs, &mut measured, out).await?;
     }
     Ok(measured)
 }
@@ -263,6 +271,13 @@ async fn search_quality_probe(
     match found {
         Ok(quality) => {
             for d in &quality.designs {
+                writeln!(
+                    out,
+                    "{}:   {}: plan {}",
+                    s.name,
+                    d.design.describe(),
+                    d.plan
+                )?;
                 for p in &d.frontier {
                     writeln!(
                         out,

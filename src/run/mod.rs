@@ -8,6 +8,7 @@ mod assemble;
 pub mod capacity;
 mod connect;
 mod estimate;
+mod event_log;
 mod faults;
 mod machine;
 mod measure;

@@ -12,7 +12,7 @@ mod validate;
 use std::path::Path;
 
 pub use model::*;
-pub use probes::SearchQualityProbe;
+pub use probes::{EventLogConfig, EventLogSizeConfig, SearchQualityProbe};
 
 /// A scenario file that could not be used.
 pub type ScenarioError = crate::input::InputError;

@@ -129,6 +129,8 @@ pub struct Scenario {
     pub growth: Option<GrowthProbe>,
     /// The search-quality probe (`[search_quality]`), run after the measurements.
     pub search_quality: Option<super::SearchQualityProbe>,
+    /// The event-log probe (`[event_log]`), run once after every system's measurements.
+    pub event_log: Option<super::EventLogConfig>,
     /// Store faults injected into each system's measured phases (`[[fault]]`).
     pub faults: Vec<Fault>,
     /// The service level the gate holds a run to (`[slo]`).

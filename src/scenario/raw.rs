@@ -34,6 +34,8 @@ pub(crate) struct RawScenario {
     pub(super) growth: Option<Spanned<RawGrowth>>,
     #[serde(default)]
     pub(super) search_quality: Option<Spanned<super::probes::RawSearchQuality>>,
+    #[serde(default)]
+    pub(super) event_log: Option<Spanned<super::probes::RawEventLog>>,
     #[serde(default, rename = "fault")]
     pub(super) faults: Vec<Spanned<RawFault>>,
     #[serde(default)]

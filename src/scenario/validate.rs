@@ -58,6 +58,7 @@ impl RawScenario {
         let growth = validate_growth(self.growth.as_ref())?;
         let search_quality =
             super::probes::validate_search_quality(self.search_quality.as_ref(), &seeding)?;
+        let event_log = super::probes::validate_event_log(self.event_log.as_ref())?;
         let faults = super::faults::validate_faults(&self.faults, &phases)?;
         let slo = super::faults::validate_slo(self.slo.as_ref())?;
         let http = super::http::validate_http(self.http.as_ref())?;
@@ -81,6 +82,7 @@ impl RawScenario {
             sweep_users,
             growth,
             search_quality,
+            event_log,
             faults,
             slo,
             instance: self.instance.map(|p| p.name),

@@ -68,6 +68,7 @@ pub(super) fn search_quality(
             &format!("fastest p50 at recall ≥ {EQUAL_RECALL}"),
             "index bytes",
             "build s",
+            "plan (first query)",
         ],
         rows,
     )));
@@ -121,6 +122,7 @@ fn summary_row(name: &str, q: &SearchQuality, d: &DesignQuality, own: bool) -> V
         at,
         d.index_bytes.to_string(),
         format!("{:.2}", d.build_seconds),
+        d.plan.clone(),
     ]
 }
 
