@@ -329,6 +329,10 @@ struct ReportArgs {
     /// and the risk lines rest on the rehearsal.
     #[arg(long)]
     migration: Option<PathBuf>,
+    /// results.json of another run (repeatable, e.g. scenarios/probes-full.toml's):
+    /// its event-log and search-quality probes replace this run's in the report.
+    #[arg(long)]
+    with: Vec<PathBuf>,
 }
 
 impl ReportArgs {
@@ -341,6 +345,7 @@ impl ReportArgs {
             actuals: self.actuals,
             capacity: self.capacity,
             migration: self.migration,
+            with: self.with,
         }
     }
 }

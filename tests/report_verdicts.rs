@@ -231,3 +231,79 @@ fn capacity_files_size_compute_and_project_the_scalability_claim() {
         "{err}"
     );
 }
+
+/// The example's probes: the event-log and search-quality sections are in the report,
+/// "PostgreSQL is NOT time-series" rests on the event-log probe and decision #3 on
+/// the search-quality probe; `--with` takes another results file's probes in place
+/// of the run's and says where they came from.
+#[test]
+fn the_probes_carry_their_verdicts_and_come_in_with_another_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("reports/example/results.json")).unwrap())
+            .unwrap();
+    assert!(
+        results["event_log_probe"].is_object(),
+        "the example has the probe"
+    );
+    // The run without its probes, and the example's as the other file.
+    results.as_object_mut().unwrap().remove("event_log_probe");
+    for s in results["systems"].as_object_mut().unwrap().values_mut() {
+        s.as_object_mut().unwrap().remove("search_quality");
+    }
+    let bare = dir.path().join("results.json");
+    std::fs::write(&bare, serde_json::to_vec(&results).unwrap()).unwrap();
+    for (with, probes) in [(false, false), (true, true)] {
+        let out = dir.path().join(format!("report-{with}"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_archbench"));
+        command
+            .current_dir(root)
+            .arg("report")
+            .arg(&bare)
+            .arg("--out")
+            .arg(&out);
+        if with {
+            command.args(["--with", "reports/example/results.json"]);
+        }
+        let o = command.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        let claims = json["evaluation"]["claims"].as_array().unwrap();
+        let claim = |id: &str| claims.iter().find(|c| c["id"] == id).unwrap().clone();
+        let (time_series, vectors) = (claim("time-series"), claim("matrix-vectors"));
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert_eq!(
+            md.contains("Event log: both designs on the same events"),
+            probes
+        );
+        assert_eq!(md.contains("Vector search quality"), probes);
+        assert_eq!(
+            time_series["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("event-log probe:"),
+            probes,
+            "{time_series}"
+        );
+        assert_eq!(vectors["evidence"] == "measured", probes, "{vectors}");
+        if probes {
+            assert_eq!(
+                vectors["outcome"], "for_the_approver",
+                "Qdrant is not measured"
+            );
+            assert!(
+                json["results"]["notes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n.as_str().unwrap().starts_with("the event-log probe, v02's search quality, v03's search quality from reports/example/results.json")),
+                "{}",
+                json["results"]["notes"]
+            );
+        } else {
+            assert_eq!(vectors["outcome"], "not_measurable", "{vectors}");
+        }
+    }
+}

@@ -350,6 +350,11 @@ fn search_quality_is_accounted(
             assert_eq!(d.recall_at_k, 1.0, "{d:?}");
         } else {
             assert_eq!(efs, [Some(10), Some(40), Some(100)], "{d:?}");
+            // The index answered, whatever the planner would pick at this size.
+            assert!(
+                d.plan.rsplit(": ").next().unwrap().contains("hnsw"),
+                "{d:?}"
+            );
         }
         for p in &d.frontier {
             assert!((0.0..=1.0).contains(&p.recall) && p.p50_ms > 0.0, "{d:?}");

@@ -228,6 +228,7 @@ async fn own_design(
         user: search.user_column,
         embedding: search.embedding_column,
         user_literal: false,
+        tie_break: !search.design.uses_hnsw(),
     };
     let mut conn = search
         .pool
@@ -289,6 +290,10 @@ struct Target<'a> {
     /// The user id written into the statement (a partial index is only chosen when
     /// the planner sees the constant its predicate names).
     user_literal: bool,
+    /// Ties broken by id, as V0.2's exact query does. An HNSW index yields rows by
+    /// distance alone: a second sort key would rule the index out (V0.3's query has
+    /// none), so the HNSW designs order by distance only.
+    tie_break: bool,
 }
 
 impl Target<'_> {
@@ -298,9 +303,14 @@ impl Target<'_> {
         } else {
             "$3".to_string()
         };
+        let tie_break = if self.tie_break {
+            format!(", {}", self.id)
+        } else {
+            String::new()
+        };
         format!(
             "SELECT {id} FROM {table} WHERE {user_col} = {filter} AND {emb} IS NOT NULL \
-             ORDER BY {emb} <=> $1, {id} LIMIT $2",
+             ORDER BY {emb} <=> $1{tie_break} LIMIT $2",
             id = self.id,
             table = self.table,
             user_col = self.user,
@@ -337,9 +347,25 @@ async fn frontier(
         .execute(&mut *conn)
         .await
         .map_err(sql("setting the iterative scan"))?;
-    let plan = match queries.first() {
+    let natural = match queries.first() {
         Some(q) => plan(conn, target, q, k).await?,
         None => String::new(),
+    };
+    // Below some table size the planner prefers a sequential scan (exact) to the HNSW
+    // index; production's table is far larger. The frontier is the index's, so a
+    // sequential scan is ruled out for the HNSW designs, and both plans are kept.
+    let plan = if design.uses_hnsw() && natural.contains("Seq Scan") {
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .map_err(sql("ruling out the sequential scan"))?;
+        let forced = match queries.first() {
+            Some(q) => plan(conn, target, q, k).await?,
+            None => String::new(),
+        };
+        format!("planner's choice: {natural}; measured with enable_seqscan off: {forced}")
+    } else {
+        natural
     };
     let mut points = Vec::with_capacity(settings.len());
     for ef in settings {
@@ -368,10 +394,12 @@ async fn frontier(
             p99_ms: percentile_ms(&mut times, 0.99),
         });
     }
-    sqlx::query("RESET enable_indexscan")
-        .execute(&mut *conn)
-        .await
-        .map_err(sql("resetting the scan"))?;
+    for reset in ["RESET enable_indexscan", "RESET enable_seqscan"] {
+        sqlx::query(reset)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql("resetting the scan"))?;
+    }
     sqlx::query("SET hnsw.ef_search = 100")
         .execute(&mut *conn)
         .await
@@ -471,12 +499,13 @@ async fn variants(
             .await
             .map_err(sql("copying the vectors to the scratch schema"))?;
     }
-    let target = |user_literal| Target {
+    let target = |design: SearchDesign| Target {
         table: &copy,
         id: "id",
         user: "user_id",
         embedding: "embedding",
-        user_literal,
+        user_literal: design == SearchDesign::PartialHnswPerUser,
+        tie_break: !design.uses_hnsw(),
     };
     let mut out = Vec::new();
     // Exact: a b-tree on the user, every row of theirs compared.
@@ -487,7 +516,7 @@ async fn variants(
     )
     .await?;
     let exact = SearchDesign::ExactPerUser;
-    out.push(measure(search, &target(false), exact, (queries, k), cfg, built).await?);
+    out.push(measure(search, &target(exact), exact, (queries, k), cfg, built).await?);
     sqlx::query(AssertSqlSafe(format!("DROP INDEX {SCRATCH}.vectors_user")))
         .execute(pool)
         .await
@@ -515,7 +544,7 @@ async fn variants(
             .collect();
         let built = build(pool, &statements, &names).await?;
         let partial = SearchDesign::PartialHnswPerUser;
-        out.push(measure(search, &target(true), partial, (queries, k), cfg, built).await?);
+        out.push(measure(search, &target(partial), partial, (queries, k), cfg, built).await?);
     } else {
         out.push(DesignQuality {
             design: SearchDesign::PartialHnswPerUser,

@@ -40,6 +40,9 @@ pub struct ReportInputs {
     /// A migration rehearsal's `migration.json` (`--migration`): decision #5, the
     /// rollback plan and the risk lines rest on it.
     pub migration: Option<PathBuf>,
+    /// Results files whose probes (event log, search quality) replace the main
+    /// results' (`--with`): full-size probes run apart from the suite.
+    pub with: Vec<PathBuf>,
 }
 
 impl ReportInputs {
@@ -53,6 +56,7 @@ impl ReportInputs {
             actuals: None,
             capacity: Vec::new(),
             migration: None,
+            with: Vec::new(),
         }
     }
 }
@@ -129,7 +133,11 @@ pub struct ReportPaths {
 impl Report {
     /// Reads the inputs and evaluates.
     pub fn build(inputs: &ReportInputs) -> Result<Report, ReportError> {
-        let results = Results::read(&inputs.results)?;
+        let mut results = Results::read(&inputs.results)?;
+        for path in &inputs.with {
+            let probes = Results::read(path)?;
+            results.take_probes_from(probes, &path.display().to_string());
+        }
         let catalogue = Catalogue::load_dir(&inputs.pricing)?;
         let model = CostModel::load(&inputs.model)?;
         let targets = Targets::load(&inputs.targets)?;

@@ -115,6 +115,33 @@ impl RunStage {
     }
 }
 
+impl Results {
+    /// Takes the probes of `other` (its event log, each system's search quality)
+    /// in place of this run's, with a note naming `source`: full-size probes run
+    /// apart from the suite stand beside its measurements.
+    pub fn take_probes_from(&mut self, other: Results, source: &str) {
+        let mut taken = Vec::new();
+        if let Some(probe) = other.event_log_probe {
+            self.event_log_probe = Some(probe);
+            taken.push("the event-log probe".to_string());
+        }
+        for (name, s) in other.systems {
+            if let (Some(quality), Some(mine)) = (s.search_quality, self.systems.get_mut(&name)) {
+                mine.search_quality = Some(quality);
+                taken.push(format!("{name}'s search quality"));
+            }
+        }
+        if !taken.is_empty() {
+            self.notes.push(format!(
+                "{} from {source} (scenario `{}`, started {})",
+                taken.join(", "),
+                other.scenario.name,
+                other.started_at
+            ));
+        }
+    }
+}
+
 /// Scenario identity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioInfo {

@@ -66,8 +66,9 @@ pub struct DesignQuality {
     /// Wall time to build them, seconds (`CREATE INDEX`, one after another).
     pub build_seconds: f64,
     /// The scans PostgreSQL's plan chose for the first query (`EXPLAIN`): which
-    /// index, if any, actually answered — at a small table the planner may prefer a
-    /// sequential scan to the HNSW index, which is then exact.
+    /// index, if any, answered. At a small table the planner prefers a sequential scan
+    /// (exact) to an HNSW index; the frontier of an HNSW design is then measured with
+    /// `enable_seqscan` off, and both plans are given.
     #[serde(default)]
     pub plan: String,
     /// Why part of it was not measured, if so.

@@ -115,6 +115,11 @@ fn events_reference(context: &Context, mut out: Verdict) -> Verdict {
 
 /// The time-window query as the event log grows: plain table against hypertable.
 fn time_series(context: &Context, mut out: Verdict) -> Verdict {
+    if let Some(probe) = context.results.event_log_probe.as_ref()
+        && let Some(judged) = super::event_log::time_series(probe, out.clone())
+    {
+        return judged;
+    }
     let (a, b) = context.before_after();
     let g = |s: Option<&SystemResults>| {
         s.and_then(|s| s.event_growth.clone())

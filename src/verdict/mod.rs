@@ -9,6 +9,7 @@ mod checks;
 mod claims;
 mod context;
 mod criteria;
+mod event_log;
 mod latency;
 mod migration;
 mod recommend;

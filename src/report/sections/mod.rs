@@ -7,6 +7,7 @@ mod checklist;
 mod claims;
 mod cost;
 mod decision;
+mod event_log;
 mod faults;
 mod growth;
 mod lag;
@@ -25,13 +26,14 @@ use super::document::{Section, SectionContext};
 pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
 
 /// Every section, in the order the report shows them.
-pub(super) const ALL: [Builder; 15] = [
+pub(super) const ALL: [Builder; 16] = [
     // First: a faulted run says so before any verdict is read.
     faults::faults,
     claims::claims,
     latency::latency,
     storage::storage,
     growth::growth,
+    event_log::event_log,
     search_quality::search_quality,
     round_trips::round_trips,
     cost::cost,
