@@ -230,23 +230,8 @@ async fn own_design(
         user_literal: false,
         tie_break: !search.design.uses_hnsw(),
     };
-    let mut conn = search
-        .pool
-        .acquire()
-        .await
-        .map_err(sql("a connection for the probe"))?;
-    let design = search.design;
-    let (frontier, plan) = frontier(&mut conn, &target, design, queries, k, &cfg.ef_search).await?;
-    Ok(DesignQuality {
-        design,
-        k,
-        recall_at_k: recall_at(&frontier, search.ef_search),
-        frontier,
-        index_bytes,
-        build_seconds,
-        plan,
-        note: None,
-    })
+    let built = (index_bytes, build_seconds);
+    measure(search, &target, search.design, (queries, k), cfg, built).await
 }
 
 /// Recall at the system's `ef_search`: the frontier's point at it, else the nearest.
@@ -593,7 +578,7 @@ async fn build(
     Ok((bytes, seconds))
 }
 
-/// A design's frontier on the copy; `built` is its indexes' (bytes, seconds).
+/// A design's frontier; `built` is its indexes' (bytes, seconds).
 async fn measure(
     search: &VectorSearch,
     target: &Target<'_>,

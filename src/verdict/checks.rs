@@ -133,6 +133,7 @@ mod tests {
             s.ops.remove("activity");
             s.event_growth = None;
         }
+        r.event_log_probe = None;
         let cost = CostReport::build(&r, "r.json", &m, &c).unwrap();
         let e = evaluate(&t, &r, &cost, &c, &[], None);
         for id in ["copies", "events-reference", "time-series"] {
