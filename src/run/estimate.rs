@@ -160,7 +160,7 @@ impl Estimate {
             });
         if let Some((have, what)) = disk.filter(|(have, _)| self.disk_bytes > *have) {
             return Err(OptionError(format!(
-                "this scenario fills about {} of disk, more than {what} ({}); seed fewer entities, smaller bodies or shorter phases\n{self}",
+                "this scenario fills about {} of disk, more than {what} ({}); seed fewer entities, smaller bodies or shorter phases, or smaller probes ([event_log] sizes, [search_quality])\n{self}",
                 gb(self.disk_bytes),
                 gb(have)
             )));
@@ -278,5 +278,28 @@ duration = "10s"
             max_disk: Some(u64::MAX),
         };
         assert!(e.check(roomy, None).is_ok());
+    }
+
+    #[test]
+    fn the_probes_are_in_the_disk_estimate_and_refused_beyond_it() {
+        let plain = Estimate::of(&scenario(""), 2, 2, 1);
+        // 10M users × 120 months × 30 days × 20 events: far beyond any disk.
+        let probe = "[event_log]\nsizes = [{ users = 10000000, months = 120 }]\n[search_quality]\n";
+        let probed = Estimate::of(&scenario(probe), 2, 2, 1);
+        let events: u64 = 10_000_000 * 120 * 30 * 20;
+        let vectors = 1000 * SEARCH_PROBE_VECTOR_BYTES;
+        assert!(
+            probed.disk_bytes >= plain.disk_bytes + events * (2 * 200 + 256 + 100) * 2 + vectors
+        );
+        let limits = Limits {
+            max_memory: Some(u64::MAX),
+            max_disk: Some(plain.disk_bytes * 2),
+        };
+        assert!(plain.check(limits, None).is_ok());
+        let msg = probed.check(limits, None).unwrap_err().to_string();
+        assert!(
+            msg.contains("[event_log] sizes") && msg.contains("estimate:"),
+            "{msg}"
+        );
     }
 }
