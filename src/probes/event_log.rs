@@ -78,7 +78,7 @@ impl Design {
         }
     }
 
-    fn create(self, cfg: &EventLogConfig) -> Vec<String> {
+    fn create(self) -> Vec<String> {
         if self.hypertable {
             vec![
                 format!(
@@ -94,7 +94,6 @@ impl Design {
                 ),
             ]
         } else {
-            let _ = cfg;
             vec![format!(
                 "CREATE TABLE {} (LIKE v02.events INCLUDING INDEXES)",
                 self.table
@@ -330,7 +329,7 @@ async fn build(
         "creating the scratch schema",
     )
     .await?;
-    for statement in design.create(cfg) {
+    for statement in design.create() {
         exec(pool, statement, "creating the design's table").await?;
     }
     let (wal_before,): (String,) = sqlx::query_as("SELECT pg_current_wal_lsn()::text")
@@ -428,17 +427,9 @@ async fn time_queries(
 }
 
 fn latency(times: &mut [Duration]) -> QueryLatency {
-    times.sort();
-    let at = |q: f64| {
-        if times.is_empty() {
-            return 0.0;
-        }
-        let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len());
-        times[rank - 1].as_secs_f64() * 1000.0
-    };
     QueryLatency {
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
+        p50_ms: crate::probes::nearest_rank_ms(times, 0.5),
+        p99_ms: crate::probes::nearest_rank_ms(times, 0.99),
         samples: times.len(),
     }
 }

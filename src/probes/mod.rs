@@ -9,3 +9,13 @@ pub mod capacity;
 pub mod capacity_file;
 pub mod event_log;
 pub mod search_quality;
+
+/// Nearest-rank percentile of `times` (sorted here), ms; 0 when empty.
+pub(crate) fn nearest_rank_ms(times: &mut [std::time::Duration], q: f64) -> f64 {
+    if times.is_empty() {
+        return 0.0;
+    }
+    times.sort();
+    let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len());
+    times[rank - 1].as_secs_f64() * 1000.0
+}
