@@ -206,14 +206,25 @@ enum GateCommand {
         json: bool,
     },
     /// Measure the gate's error rates: false alarms over every ordered pair of A/A
-    /// runs, detection of delays injected with `run --fault` against each A/A run.
+    /// runs, detection of delays injected with `run --fault` against each A/A run; or,
+    /// with --interleaved-aa, of the interleaved gate (`gate interleave` jobs).
     Rates {
         /// results.json of fresh runs of the same build (2 or more; 5 give 20 pairs).
-        #[arg(long, num_args = 1.., required = true)]
+        #[arg(long, num_args = 1.., required_unless_present = "interleaved_aa")]
         aa: Vec<PathBuf>,
         /// results.json of runs with `--fault SYSTEM.OP=+N%`.
         #[arg(long, num_args = 1..)]
         faulted: Vec<PathBuf>,
+        /// Folder of a `gate interleave` job of one build against itself (20 runs give
+        /// 22 windows at --pairs 5).
+        #[arg(long, conflicts_with_all = ["aa", "faulted"])]
+        interleaved_aa: Option<PathBuf>,
+        /// Folders of `gate interleave` jobs with --candidate-fault.
+        #[arg(long, num_args = 1.., requires = "interleaved_aa")]
+        interleaved_faulted: Vec<PathBuf>,
+        /// Runs per side in an A/A window (the CI job's --pairs).
+        #[arg(long, default_value_t = 5)]
+        pairs: usize,
         /// Significance level (default: the scenario's [gate]).
         #[arg(long)]
         alpha: Option<f64>,
@@ -221,6 +232,9 @@ enum GateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the baseline's and the candidate's builds turn about (A B B A …), one fresh
+    /// run per repetition, and gate the candidate against the baseline.
+    Interleave(cli::interleave::InterleaveArgs),
     /// Propose a [gate] section from two results files of the same build (an A/A pair).
     Propose {
         /// First results.json.
@@ -476,6 +490,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 Some(GateCommand::Rates {
                     aa,
                     faulted,
+                    interleaved_aa,
+                    interleaved_faulted,
+                    pairs,
                     alpha,
                     json,
                 }),
@@ -485,8 +502,20 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 alpha,
                 ..Default::default()
             };
-            cli::gate::rates(&aa, &faulted, &overrides, json, out).map(drop)
+            let input = match interleaved_aa {
+                Some(aa) => cli::gate::RatesInput::Interleaved {
+                    aa,
+                    faulted: interleaved_faulted,
+                    pairs,
+                },
+                None => cli::gate::RatesInput::Separate { aa, faulted },
+            };
+            cli::gate::rates(&input, &overrides, json, out).map(drop)
         }
+        Command::Gate {
+            command: Some(GateCommand::Interleave(args)),
+            ..
+        } => cli::interleave::interleave(args, out).await,
         Command::Gate {
             command: None,
             baseline,

@@ -143,16 +143,53 @@ pub fn history(
     Ok(report)
 }
 
-/// `archbench gate rates --aa RESULTS... --faulted RESULTS...`: false alarms and
-/// detection, measured.
+/// Where `archbench gate rates` reads its runs.
+#[derive(Debug, Clone)]
+pub enum RatesInput {
+    /// Separate runs with repetitions: A/A runs and faulted runs.
+    Separate {
+        /// Fresh runs of one build.
+        aa: Vec<PathBuf>,
+        /// Runs with `--fault`.
+        faulted: Vec<PathBuf>,
+    },
+    /// Interleaved jobs (`gate interleave`): one job of the same build on both sides,
+    /// cut into windows, and jobs with delays on the candidate side.
+    Interleaved {
+        /// The same-build job's folder.
+        aa: PathBuf,
+        /// Jobs with `--candidate-fault`.
+        faulted: Vec<PathBuf>,
+        /// Runs per side in a window (the CI job's `--pairs`).
+        pairs: usize,
+    },
+}
+
+/// `archbench gate rates`: false alarms and detection, measured.
 pub fn rates(
-    aa: &[PathBuf],
-    faulted: &[PathBuf],
+    input: &RatesInput,
     overrides: &GateOverrides,
     json: bool,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<rates::ErrorRates> {
-    let measured = rates::measure(&read_all(aa)?, &read_all(faulted)?, overrides)?;
+    let measured = match input {
+        RatesInput::Separate { aa, faulted } => {
+            rates::measure(&read_all(aa)?, &read_all(faulted)?, overrides)?
+        }
+        RatesInput::Interleaved { aa, faulted, pairs } => {
+            let jobs = faulted
+                .iter()
+                .map(|folder| {
+                    Ok(rates::InterleavedJob {
+                        name: folder.display().to_string(),
+                        baseline: Results::read(&folder.join("baseline.json"))?,
+                        candidate: Results::read(&folder.join("candidate.json"))?,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            rates::measure_interleaved(&series(aa)?, *pairs, &jobs, overrides)?
+        }
+    };
     if json {
         serde_json::to_writer_pretty(&mut *out, &measured)?;
         writeln!(out)?;
@@ -160,6 +197,32 @@ pub fn rates(
         write!(out, "{}", rates::markdown(&measured))?;
     }
     Ok(measured)
+}
+
+/// The runs of an interleaved job's folder, in the order they ran (`runs/NN-side/`).
+fn series(folder: &Path) -> anyhow::Result<Vec<crate::gate::interleave::Run>> {
+    let runs = folder.join("runs");
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .map_err(|e| {
+            UsageError(format!(
+                "{}: {e}: not a `gate interleave` folder",
+                runs.display()
+            ))
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    folders
+        .into_iter()
+        .map(|f| {
+            let path = f.join("results.json");
+            Ok(crate::gate::interleave::Run {
+                results: Results::read(&path)?,
+                path,
+            })
+        })
+        .collect()
 }
 
 /// `archbench gate propose A B`: prints a `[gate]` section from an A/A pair of files.

@@ -5,6 +5,7 @@
 pub mod capacity;
 pub mod exit;
 pub mod gate;
+pub mod interleave;
 pub mod merge;
 pub mod migrate;
 pub mod report;

@@ -8,6 +8,7 @@
 pub mod changepoint;
 mod comment;
 pub mod history;
+pub mod interleave;
 mod output;
 pub mod power;
 mod propose;
@@ -269,7 +270,13 @@ pub fn compare(
             ),
         ));
     }
-    let config = settings(c, cname, o)?;
+    let mut config = settings(c, cname, o)?;
+    let interleaved = b.interleaved.is_some() && c.interleaved.is_some();
+    if interleaved {
+        // Each repetition is a fresh run beside one of the other side's: the spread
+        // between runs is inside the repetitions, not beyond them.
+        config.run_to_run.clear();
+    }
     let reps = (fewest_repetitions(b), fewest_repetitions(c));
     let statistical = reps.0 >= 2 && reps.1 >= 2;
     let mut comparisons = Vec::new();
@@ -304,7 +311,16 @@ pub fn compare(
             }
         }
     }
-    let method_note = if statistical {
+    let method_note = if statistical && interleaved {
+        format!(
+            "{} vs {} fresh runs interleaved ({}): regression = one-sided Mann-Whitney U p < {} and median change above the threshold; every repetition is a run of its own, alternating with the other side's, so a slow spell of the host falls on both sides and the spread between runs is inside the test (no run-to-run allowance); a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per run is not gated; *detectable* = the smallest regression called with {:.0}% probability, simulated from the spread of these runs",
+            reps.0,
+            reps.1,
+            c.interleaved.as_ref().map_or("", |i| i.order.as_str()),
+            config.alpha,
+            power::DETECTION_POWER * 100.0,
+        )
+    } else if statistical {
         format!(
             "{} vs {} repetitions: regression = one-sided Mann-Whitney U p < {} and median change above the threshold{}; a percentile with fewer than {MIN_TAIL_SAMPLES} samples beyond it per repetition is not gated; *detectable* = the smallest regression called with {:.0}% probability, simulated from the spread of these repetitions (log-normal, same spread both sides){}",
             reps.0,

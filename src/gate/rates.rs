@@ -69,6 +69,8 @@ pub struct ErrorRates {
     pub aa_regression_lines: usize,
     /// Per line.
     pub false_alarms: Vec<FalseAlarmLine>,
+    /// How the detection comparisons were formed.
+    pub detection_method: String,
     /// Per injected delay and percentile.
     pub detection: Vec<DetectionLine>,
     /// Per percentile, the run-to-run spread over all the A/A runs, percent: what the
@@ -76,7 +78,55 @@ pub struct ErrorRates {
     pub run_to_run: BTreeMap<String, f64>,
 }
 
+type LineKey = (String, String, String);
+type DetectionKey = (String, String, String, u64);
+
 impl ErrorRates {
+    fn empty(aa_runs: Vec<String>, faulted_runs: Vec<String>, method: String) -> Self {
+        ErrorRates {
+            aa_runs,
+            faulted_runs,
+            alpha: 0.0,
+            method,
+            aa_comparisons: 0,
+            aa_failed: 0,
+            aa_gated_lines: 0,
+            aa_regression_lines: 0,
+            false_alarms: Vec::new(),
+            detection_method: String::new(),
+            detection: Vec::new(),
+            run_to_run: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one A/A comparison: a failed build, and each gated line's call.
+    fn count_false_alarms(
+        &mut self,
+        report: &super::GateReport,
+        lines: &mut BTreeMap<LineKey, FalseAlarmLine>,
+    ) {
+        self.alpha = report.config.alpha;
+        self.aa_comparisons += 1;
+        self.aa_failed += usize::from(report.regressions().next().is_some());
+        for c in gated(&report.comparisons) {
+            let line = lines
+                .entry((c.system.clone(), c.op.clone(), c.percentile.clone()))
+                .or_insert_with(|| FalseAlarmLine {
+                    system: c.system.clone(),
+                    op: c.op.clone(),
+                    percentile: c.percentile.clone(),
+                    gated: 0,
+                    regressions: 0,
+                });
+            line.gated += 1;
+            self.aa_gated_lines += 1;
+            if c.verdict == Verdict::Regression {
+                line.regressions += 1;
+                self.aa_regression_lines += 1;
+            }
+        }
+    }
+
     /// False alarms per gated line (the per-comparison rate alpha bounds).
     pub fn per_line_rate(&self) -> f64 {
         self.aa_regression_lines as f64 / self.aa_gated_lines.max(1) as f64
@@ -96,50 +146,24 @@ pub fn measure(
     overrides: &GateOverrides,
 ) -> Result<ErrorRates, GateError> {
     check_inputs(aa, faulted)?;
-    let mut rates = ErrorRates {
-        aa_runs: aa.iter().map(|(n, _)| n.clone()).collect(),
-        faulted_runs: faulted.iter().map(|(n, _)| n.clone()).collect(),
-        alpha: 0.0,
-        method: if aa.len() >= CROSS_VALIDATED {
-            "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew; pairs share runs, so they are not independent); the run-to-run spread of each comparison is measured on the other A/A runs, never on the two compared (held out), and each faulted run is gated with the spread of the A/A runs other than its baseline".into()
-        } else {
-            "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew; pairs share runs, so they are not independent); fewer than 4 A/A runs: the scenario's own run-to-run spread is used, none held out".into()
-        },
-        aa_comparisons: 0,
-        aa_failed: 0,
-        aa_gated_lines: 0,
-        aa_regression_lines: 0,
-        false_alarms: Vec::new(),
-        detection: Vec::new(),
-        run_to_run: BTreeMap::new(),
+    let method = if aa.len() >= CROSS_VALIDATED {
+        "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew; pairs share runs, so they are not independent); the run-to-run spread of each comparison is measured on the other A/A runs, never on the two compared (held out), and each faulted run is gated with the spread of the A/A runs other than its baseline".into()
+    } else {
+        "every ordered pair of distinct fresh A/A runs (each run started its own stores and seeded anew; pairs share runs, so they are not independent); fewer than 4 A/A runs: the scenario's own run-to-run spread is used, none held out".into()
     };
-    let mut lines: BTreeMap<(String, String, String), FalseAlarmLine> = BTreeMap::new();
+    let mut rates = ErrorRates::empty(
+        aa.iter().map(|(n, _)| n.clone()).collect(),
+        faulted.iter().map(|(n, _)| n.clone()).collect(),
+        method,
+    );
+    let mut lines: BTreeMap<LineKey, FalseAlarmLine> = BTreeMap::new();
     for (i, (bname, b)) in aa.iter().enumerate() {
         for (j, (cname, c)) in aa.iter().enumerate() {
             if i == j {
                 continue;
             }
             let report = compare(b, bname, c, cname, &held_out(aa, &[i, j], overrides))?;
-            rates.alpha = report.config.alpha;
-            rates.aa_comparisons += 1;
-            rates.aa_failed += usize::from(report.regressions().next().is_some());
-            for c in gated(&report.comparisons) {
-                let line = lines
-                    .entry((c.system.clone(), c.op.clone(), c.percentile.clone()))
-                    .or_insert_with(|| FalseAlarmLine {
-                        system: c.system.clone(),
-                        op: c.op.clone(),
-                        percentile: c.percentile.clone(),
-                        gated: 0,
-                        regressions: 0,
-                    });
-                line.gated += 1;
-                rates.aa_gated_lines += 1;
-                if c.verdict == Verdict::Regression {
-                    line.regressions += 1;
-                    rates.aa_regression_lines += 1;
-                }
-            }
+            rates.count_false_alarms(&report, &mut lines);
         }
     }
     rates.false_alarms = lines.into_values().collect();
@@ -150,7 +174,119 @@ pub fn measure(
         .unwrap_or_else(|| aa[0].1.scenario.gate.percentiles.clone());
     rates.run_to_run = super::propose::run_to_run(&all, &percentiles);
     rates.detection = detection(aa, faulted, overrides)?;
+    rates.detection_method = format!(
+        "{} faulted runs, each against every A/A run as the baseline",
+        faulted.len()
+    );
     Ok(rates)
+}
+
+/// One interleaved job whose candidate side had delays injected: its two sides.
+pub struct InterleavedJob {
+    /// The job's folder.
+    pub name: String,
+    /// The baseline side, combined.
+    pub baseline: Results,
+    /// The candidate side, combined.
+    pub candidate: Results,
+}
+
+/// Measures the interleaved gate's rates: A/A comparisons from the windows of one
+/// series of runs of the same build ([`super::interleave::same_build_windows`]), and
+/// detection from interleaved jobs with delays injected into the candidate side, one
+/// comparison each.
+pub fn measure_interleaved(
+    series: &[super::interleave::Run],
+    per_side: usize,
+    jobs: &[InterleavedJob],
+    overrides: &GateOverrides,
+) -> Result<ErrorRates, GateError> {
+    if per_side < 2 || series.len() < 2 * per_side {
+        return Err(gate_error(
+            "--interleaved-aa",
+            "runs".into(),
+            format!(
+                "{} runs of one build for windows of {per_side} per side: A/A windows need at least {} runs and 2 per side (20 runs give 22 comparisons at 5 per side)",
+                series.len(),
+                (2 * per_side).max(4)
+            ),
+        ));
+    }
+    let binary = "same build";
+    let windows = super::interleave::same_build_windows(series, per_side, binary)?;
+    let mut rates = ErrorRates::empty(
+        series
+            .iter()
+            .map(|r| r.path.display().to_string())
+            .collect(),
+        jobs.iter().map(|j| j.name.clone()).collect(),
+        format!(
+            "interleaved: every window of {} consecutive fresh runs of one build (each started its own stores and seeded anew), labelled A B B A … and mirrored; {} windows, which overlap and so share runs",
+            2 * per_side,
+            windows.len() / 2
+        ),
+    );
+    let mut lines: BTreeMap<LineKey, FalseAlarmLine> = BTreeMap::new();
+    for (baseline, candidate) in &windows {
+        let (bname, cname) = (window_name(baseline), window_name(candidate));
+        let report = compare(baseline, &bname, candidate, &cname, overrides)?;
+        rates.count_false_alarms(&report, &mut lines);
+    }
+    rates.false_alarms = lines.into_values().collect();
+    let mut found = BTreeMap::new();
+    for job in jobs {
+        check_job(job, &series[0].results)?;
+        let report = compare(
+            &job.baseline,
+            &format!("{}/baseline", job.name),
+            &job.candidate,
+            &format!("{}/candidate", job.name),
+            overrides,
+        )?;
+        rates.alpha = report.config.alpha;
+        count_detection(&report, &job.candidate.injected_delays, &mut found);
+    }
+    rates.detection = detection_lines(found);
+    let runs: Vec<String> = jobs
+        .iter()
+        .map(|j| j.candidate.repeat.to_string())
+        .collect();
+    rates.detection_method = format!(
+        "{} interleaved jobs, each its runs without delays against as many runs with them ({} per side), A B B A …, one comparison per job",
+        jobs.len(),
+        runs.join("/")
+    );
+    Ok(rates)
+}
+
+fn window_name(side: &Results) -> String {
+    side.interleaved.as_ref().map_or_else(String::new, |i| {
+        format!("{} of {}", i.side.name(), i.runs.join(", "))
+    })
+}
+
+/// A job of the series' scenario, with delays on the candidate side only.
+fn check_job(job: &InterleavedJob, first: &Results) -> Result<(), GateError> {
+    for side in [&job.baseline, &job.candidate] {
+        if side.scenario.name != first.scenario.name || side.scenario.seed != first.scenario.seed {
+            return Err(gate_error(
+                &job.name,
+                "scenario".into(),
+                format!(
+                    "scenario `{}` differs from the A/A series' `{}`: rates are measured on one scenario",
+                    side.scenario.name, first.scenario.name
+                ),
+            ));
+        }
+    }
+    if !job.baseline.injected_delays.is_empty() || job.candidate.injected_delays.is_empty() {
+        return Err(gate_error(
+            &job.name,
+            "injected_delays".into(),
+            "a detection job injects delays into its candidate side only (gate interleave --candidate-fault SYSTEM.OP=+20%)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A/A runs from which a held-out run-to-run spread is measured: two compared, at
@@ -190,53 +326,66 @@ fn detection(
     faulted: &[NamedResults],
     overrides: &GateOverrides,
 ) -> Result<Vec<DetectionLine>, GateError> {
-    type Key = (String, String, String, u64);
-    let mut found: BTreeMap<Key, (DetectionLine, Vec<f64>)> = BTreeMap::new();
+    let mut found: BTreeMap<DetectionKey, (DetectionLine, Vec<f64>)> = BTreeMap::new();
     for (fname, f) in faulted {
         for (i, (bname, b)) in aa.iter().enumerate() {
             let report = compare(b, bname, f, fname, &held_out(aa, &[i], overrides))?;
-            for delay in &f.injected_delays {
-                let injected = delay.percent.unwrap_or(0.0);
-                for c in report
-                    .comparisons
-                    .iter()
-                    .filter(|c| c.system == delay.system && c.op == delay.op)
-                {
-                    let key = (
-                        c.system.clone(),
-                        c.op.clone(),
-                        c.percentile.clone(),
-                        (injected * 1000.0) as u64,
-                    );
-                    let (line, predicted) = found.entry(key).or_insert_with(|| {
-                        (
-                            DetectionLine {
-                                system: c.system.clone(),
-                                op: c.op.clone(),
-                                percentile: c.percentile.clone(),
-                                injected_pct: injected,
-                                comparisons: 0,
-                                detected: 0,
-                                predicted_detectable_pct: None,
-                            },
-                            Vec::new(),
-                        )
-                    });
-                    line.comparisons += 1;
-                    line.detected += usize::from(c.verdict == Verdict::Regression);
-                    predicted.extend(c.detectable.percent());
-                }
-            }
+            count_detection(&report, &f.injected_delays, &mut found);
         }
     }
-    Ok(found
+    Ok(detection_lines(found))
+}
+
+/// Per delay injected into the current side, the call of each of its op's lines.
+fn count_detection(
+    report: &super::GateReport,
+    delays: &[crate::results::InjectedDelay],
+    found: &mut BTreeMap<DetectionKey, (DetectionLine, Vec<f64>)>,
+) {
+    for delay in delays {
+        let injected = delay.percent.unwrap_or(0.0);
+        for c in report
+            .comparisons
+            .iter()
+            .filter(|c| c.system == delay.system && c.op == delay.op)
+        {
+            let key = (
+                c.system.clone(),
+                c.op.clone(),
+                c.percentile.clone(),
+                (injected * 1000.0) as u64,
+            );
+            let (line, predicted) = found.entry(key).or_insert_with(|| {
+                (
+                    DetectionLine {
+                        system: c.system.clone(),
+                        op: c.op.clone(),
+                        percentile: c.percentile.clone(),
+                        injected_pct: injected,
+                        comparisons: 0,
+                        detected: 0,
+                        predicted_detectable_pct: None,
+                    },
+                    Vec::new(),
+                )
+            });
+            line.comparisons += 1;
+            line.detected += usize::from(c.verdict == Verdict::Regression);
+            predicted.extend(c.detectable.percent());
+        }
+    }
+}
+
+/// The detection lines, each with the median of its predicted detectable regressions.
+fn detection_lines(found: BTreeMap<DetectionKey, (DetectionLine, Vec<f64>)>) -> Vec<DetectionLine> {
+    found
         .into_values()
         .map(|(mut line, predicted)| {
             line.predicted_detectable_pct =
                 (!predicted.is_empty()).then(|| super::stats::median(&predicted));
             line
         })
-        .collect())
+        .collect()
 }
 
 /// Same scenario everywhere, at least two A/A runs, delays only where they belong.
@@ -331,8 +480,8 @@ pub fn markdown(r: &ErrorRates) -> String {
         return s;
     }
     s.push_str(&format!(
-        "**Detection** ({} faulted runs, each against every A/A run as the baseline): the share of comparisons that called the injected delay a regression, and the detectable regression the gate predicted for that line (median over the comparisons).\n\n",
-        r.faulted_runs.len()
+        "**Detection** ({}): the share of comparisons that called the injected delay a regression, and the detectable regression the gate predicted for that line (median over the comparisons).\n\n",
+        escape_md(&r.detection_method)
     ));
     s.push_str(&detection_table(&r.detection));
     s

@@ -9,6 +9,7 @@
 pub mod event_log;
 mod faults;
 mod file;
+pub mod interleaving;
 mod interval_logs;
 pub mod migration;
 pub mod search_quality;
@@ -60,6 +61,10 @@ pub struct Results {
     /// The event log of both designs on the same events (`[event_log]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_log_probe: Option<event_log::EventLogProbe>,
+    /// Present when this file combines one side's runs of `archbench gate
+    /// interleave`: each repetition is a fresh run, alternating with the other side's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interleaved: Option<interleaving::Interleaving>,
 }
 
 /// One delay injected into one op of one system (`--fault`).

@@ -115,6 +115,7 @@ pub(super) async fn assemble(
         notes,
         injected_delays: options.faults.iter().map(FaultSpec::injected).collect(),
         event_log_probe: measured.event_log_probe,
+        interleaved: None,
     };
     let path = options.out.join("results.json");
     results.write_atomic(&path)?;
