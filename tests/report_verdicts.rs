@@ -289,9 +289,12 @@ fn the_probes_carry_their_verdicts_and_come_in_with_another_file() {
         );
         assert_eq!(vectors["evidence"] == "measured", probes, "{vectors}");
         if probes {
-            assert_eq!(
-                vectors["outcome"], "for_the_approver",
-                "Qdrant is not measured"
+            // Both engines measured at equal recall: the reason gives Qdrant's figure
+            // and the ratio the rule judged.
+            let reason = vectors["reason"].as_str().unwrap();
+            assert!(
+                reason.contains("Qdrant's fastest") && reason.contains("pgvector/Qdrant"),
+                "{vectors}"
             );
             // The notes, printed in the report, say where the probes came from.
             assert!(

@@ -335,19 +335,29 @@ fn search_quality_is_accounted(
     assert_eq!(q03.design, SearchDesign::GlobalHnswFiltered);
     assert_eq!(q03.system_ef_search, Some(100));
     let designs: Vec<SearchDesign> = q03.designs.iter().map(|d| d.design).collect();
-    assert_eq!(
-        designs,
-        [
-            SearchDesign::GlobalHnswFiltered,
-            SearchDesign::ExactPerUser,
-            SearchDesign::PartialHnswPerUser
-        ]
-    );
+    let mut expected = vec![
+        SearchDesign::GlobalHnswFiltered,
+        SearchDesign::ExactPerUser,
+        SearchDesign::PartialHnswPerUser,
+    ];
+    if cfg!(feature = "qdrant") {
+        expected.extend([SearchDesign::QdrantDefault, SearchDesign::QdrantHnswForced]);
+    }
+    assert_eq!(designs, expected);
     for d in &q03.designs {
         let efs: Vec<Option<u32>> = d.frontier.iter().map(|p| p.ef_search).collect();
         if d.design == SearchDesign::ExactPerUser {
             assert_eq!(efs, [None]);
             assert_eq!(d.recall_at_k, 1.0, "{d:?}");
+        } else if d.design.is_qdrant() {
+            assert_eq!(efs, [Some(10), Some(40), Some(100)], "{d:?}");
+            assert!(d.plan.starts_with("qdrant-edge 0.6.0"), "{d:?}");
+            // Qdrant's planner scans a user's few points exactly: the truth, up to
+            // float rounding at a tie.
+            if d.design == SearchDesign::QdrantDefault {
+                assert!(d.plan.contains("scans the user's points exactly"), "{d:?}");
+                assert!(d.frontier.iter().all(|p| p.recall >= 0.99), "{d:?}");
+            }
         } else {
             assert_eq!(efs, [Some(10), Some(40), Some(100)], "{d:?}");
             // The index answered, whatever the planner would pick at this size.

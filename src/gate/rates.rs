@@ -46,6 +46,10 @@ pub struct DetectionLine {
     pub detected: usize,
     /// The detectable regression each comparison predicted for this line, median.
     pub predicted_detectable_pct: Option<f64>,
+    /// The change the comparisons measured on this line, percent, median: what the
+    /// injected delay became (the timed wait's wake-up adds to the share asked for).
+    #[serde(default)]
+    pub measured_change_pct: Option<f64>,
 }
 
 /// The measured error rates.
@@ -326,7 +330,7 @@ fn detection(
     faulted: &[NamedResults],
     overrides: &GateOverrides,
 ) -> Result<Vec<DetectionLine>, GateError> {
-    let mut found: BTreeMap<DetectionKey, (DetectionLine, Vec<f64>)> = BTreeMap::new();
+    let mut found: BTreeMap<DetectionKey, (DetectionLine, Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for (fname, f) in faulted {
         for (i, (bname, b)) in aa.iter().enumerate() {
             let report = compare(b, bname, f, fname, &held_out(aa, &[i], overrides))?;
@@ -340,7 +344,7 @@ fn detection(
 fn count_detection(
     report: &super::GateReport,
     delays: &[crate::results::InjectedDelay],
-    found: &mut BTreeMap<DetectionKey, (DetectionLine, Vec<f64>)>,
+    found: &mut BTreeMap<DetectionKey, (DetectionLine, Vec<f64>, Vec<f64>)>,
 ) {
     for delay in delays {
         let injected = delay.percent.unwrap_or(0.0);
@@ -355,7 +359,7 @@ fn count_detection(
                 c.percentile.clone(),
                 (injected * 1000.0) as u64,
             );
-            let (line, predicted) = found.entry(key).or_insert_with(|| {
+            let (line, predicted, changes) = found.entry(key).or_insert_with(|| {
                 (
                     DetectionLine {
                         system: c.system.clone(),
@@ -365,24 +369,31 @@ fn count_detection(
                         comparisons: 0,
                         detected: 0,
                         predicted_detectable_pct: None,
+                        measured_change_pct: None,
                     },
+                    Vec::new(),
                     Vec::new(),
                 )
             });
             line.comparisons += 1;
             line.detected += usize::from(c.verdict == Verdict::Regression);
             predicted.extend(c.detectable.percent());
+            changes.push(c.change_pct);
         }
     }
 }
 
 /// The detection lines, each with the median of its predicted detectable regressions.
-fn detection_lines(found: BTreeMap<DetectionKey, (DetectionLine, Vec<f64>)>) -> Vec<DetectionLine> {
+fn detection_lines(
+    found: BTreeMap<DetectionKey, (DetectionLine, Vec<f64>, Vec<f64>)>,
+) -> Vec<DetectionLine> {
     found
         .into_values()
-        .map(|(mut line, predicted)| {
+        .map(|(mut line, predicted, changes)| {
             line.predicted_detectable_pct =
                 (!predicted.is_empty()).then(|| super::stats::median(&predicted));
+            line.measured_change_pct =
+                (!changes.is_empty()).then(|| super::stats::median(&changes));
             line
         })
         .collect()
@@ -480,7 +491,7 @@ pub fn markdown(r: &ErrorRates) -> String {
         return s;
     }
     s.push_str(&format!(
-        "**Detection** ({}): the share of comparisons that called the injected delay a regression, and the detectable regression the gate predicted for that line (median over the comparisons).\n\n",
+        "**Detection** ({}): the share of comparisons that called the injected delay a regression, the change they measured (median), and the detectable regression the gate predicted for that line (median over the comparisons).\n\n",
         escape_md(&r.detection_method)
     ));
     s.push_str(&detection_table(&r.detection));
@@ -514,10 +525,12 @@ fn detection_table(lines: &[DetectionLine]) -> String {
         for size in &sizes {
             match cells.iter().find(|l| l.injected_pct == *size) {
                 Some(l) => s.push_str(&format!(
-                    " {:.0}% ({}/{}) |",
+                    " {:.0}% ({}/{}){} |",
                     l.detected as f64 * 100.0 / l.comparisons.max(1) as f64,
                     l.detected,
-                    l.comparisons
+                    l.comparisons,
+                    l.measured_change_pct
+                        .map_or(String::new(), |c| format!(", measured {c:+.0}%"))
                 )),
                 None => s.push_str(" – |"),
             }

@@ -198,6 +198,18 @@ pub struct Environment {
     pub cpu_steal_share: Option<f64>,
 }
 
+impl Environment {
+    /// The round trip the network profile put between the systems and PostgreSQL,
+    /// ms (0 on loopback): what a store beside the database (a Qdrant server) would
+    /// cost per request as well.
+    pub fn postgres_round_trip_ms(&self) -> f64 {
+        self.network
+            .as_ref()
+            .and_then(|n| n.profile.links.get(&crate::rig::network::Hop::Postgres))
+            .map_or(0.0, |link| link.rtt_ms)
+    }
+}
+
 /// The machine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {

@@ -18,6 +18,12 @@ pub enum SearchDesign {
     PartialHnswPerUser,
     /// The user's rows found by a b-tree, every one compared: exact. V0.2's.
     ExactPerUser,
+    /// Decision 3's option B: Qdrant's engine (in-process), the user an indexed
+    /// payload filter, its planner left to choose between an exact scan of the
+    /// user's points and the filtered graph (its defaults).
+    QdrantDefault,
+    /// Qdrant's engine with the filtered HNSW graph forced for every user.
+    QdrantHnswForced,
 }
 
 impl SearchDesign {
@@ -27,7 +33,19 @@ impl SearchDesign {
             SearchDesign::GlobalHnswFiltered => "global HNSW, user filter, iterative scan",
             SearchDesign::PartialHnswPerUser => "partial HNSW index per user",
             SearchDesign::ExactPerUser => "exact scan of the user's rows (b-tree)",
+            SearchDesign::QdrantDefault => {
+                "Qdrant engine, user as an indexed payload filter (its planner's choice)"
+            }
+            SearchDesign::QdrantHnswForced => "Qdrant engine, filtered HNSW graph forced",
         }
+    }
+
+    /// Whether the design runs on Qdrant rather than PostgreSQL.
+    pub fn is_qdrant(self) -> bool {
+        matches!(
+            self,
+            SearchDesign::QdrantDefault | SearchDesign::QdrantHnswForced
+        )
     }
 
     /// Whether `ef_search` moves this design's recall and latency.

@@ -174,9 +174,19 @@ pub(super) fn recommend(context: &Context, claims: &[Verdict]) -> Recommendation
                 .join("; ")
         },
     );
+    let qdrant_measured = b.and_then(|s| s.search_quality.as_ref()).is_some_and(|q| {
+        q.designs
+            .iter()
+            .any(|d| d.design.is_qdrant() && !d.frontier.is_empty())
+    });
     notes.push(format!(
-        "vectors: pgvector measured (search p50 {} ms under load; {quality}); Qdrant not measured here and not publicly priced",
-        search(b).map_or("n/a".into(), |x| format!("{x:.2}"))
+        "vectors: search p50 {} ms under load on pgvector; at equal recall: {quality}; {}",
+        search(b).map_or("n/a".into(), |x| format!("{x:.2}")),
+        if qdrant_measured {
+            "Qdrant's engine measured in-process, its server not publicly priced"
+        } else {
+            "Qdrant not measured here and not publicly priced"
+        }
     ));
     Recommendation {
         option,

@@ -25,6 +25,8 @@ use crate::results::search_quality::{DesignQuality, SearchDesign, SearchQuality}
 use crate::scenario::SearchQualityProbe;
 
 mod frontier;
+#[cfg(feature = "qdrant")]
+mod qdrant;
 mod truth;
 
 use frontier::{Target, frontier, recall_at};
@@ -78,11 +80,12 @@ pub async fn probe(
             search.table
         )));
     }
-    let queries = queries(search, users, seed, k, cfg.queries).await?;
+    let queries = std::sync::Arc::new(queries(search, users, seed, k, cfg.queries).await?);
     let own = own_design(search, &queries, k, cfg).await?;
     let mut designs = vec![own.clone()];
     if cfg.variants && own.design == SearchDesign::GlobalHnswFiltered {
         designs.extend(variants(search, &queries, k, cfg, distinct as u64).await?);
+        designs.extend(qdrant_designs(search, queries.clone(), k, cfg).await?);
     }
     Ok(SearchQuality {
         k,
@@ -279,6 +282,71 @@ async fn variants(
         .await
         .map_err(sql("dropping the scratch schema"))?;
     Ok(out)
+}
+
+/// Decision 3's other option on the same vectors and queries: Qdrant's engine
+/// in-process, on a blocking thread (its build and searches are CPU-bound) that a
+/// Ctrl-C stops at its next batch or sweep point.
+#[cfg(feature = "qdrant")]
+async fn qdrant_designs(
+    search: &VectorSearch,
+    queries: std::sync::Arc<Vec<Query>>,
+    k: u32,
+    cfg: &SearchQualityProbe,
+) -> Result<Vec<DesignQuality>, ProbeError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rows: Vec<(Uuid, i64, Vector)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {id}, {user}, {emb} FROM {table} WHERE {emb} IS NOT NULL",
+        id = search.id_column,
+        user = search.user_column,
+        emb = search.embedding_column,
+        table = search.table,
+    )))
+    .fetch_all(&search.pool)
+    .await
+    .map_err(sql("reading the vectors for Qdrant"))?;
+    let rows: Vec<qdrant::Row> = rows
+        .into_iter()
+        .map(|(id, user, v)| (id, user, v.to_vec()))
+        .collect();
+    /// Sets the flag when the probe's future is dropped (Ctrl-C).
+    struct StopOnDrop(std::sync::Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let _guard = StopOnDrop(stop.clone());
+    let (sweep, system_ef) = (cfg.ef_search.clone(), search.ef_search);
+    let scratch = std::env::temp_dir().join(format!("archbench-qdrant-{}", std::process::id()));
+    tokio::task::spawn_blocking(move || {
+        qdrant::designs(&rows, &queries, k, &sweep, system_ef, &scratch, &stop)
+    })
+    .await
+    .map_err(|e| ProbeError::Data(format!("Qdrant engine: {e}")))?
+}
+
+/// Without the `qdrant` feature: the line says why Qdrant has no figures.
+#[cfg(not(feature = "qdrant"))]
+async fn qdrant_designs(
+    _search: &VectorSearch,
+    _queries: std::sync::Arc<Vec<Query>>,
+    k: u32,
+    _cfg: &SearchQualityProbe,
+) -> Result<Vec<DesignQuality>, ProbeError> {
+    Ok(vec![DesignQuality {
+        design: SearchDesign::QdrantDefault,
+        k,
+        recall_at_k: 0.0,
+        frontier: Vec::new(),
+        index_bytes: 0,
+        build_seconds: 0.0,
+        plan: String::new(),
+        note: Some(
+            "not measured: this archbench was built without the `qdrant` feature (cargo build --features qdrant)".into(),
+        ),
+    }])
 }
 
 /// Builds a design's indexes one after another; their total size and wall time.

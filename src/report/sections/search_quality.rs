@@ -32,6 +32,25 @@ pub(super) fn search_quality(
          its own index alone. Embedding: {}.",
         first.queries, first.k, first.embedding
     ))];
+    let rtt = context.report.results.environment.postgres_round_trip_ms();
+    if first.designs.iter().any(|d| d.design.is_qdrant()) {
+        blocks.push(Block::Para(format!(
+            "Decision 3's option B: Qdrant's engine in-process (qdrant-edge 0.6.0, the \
+             server's segment, HNSW graph and payload index) on the same vectors, queries \
+             and truth; the user is an indexed integer payload every search filters on. \
+             Its graph has pgvector's defaults (m 16, ef_construct 64). Its timings have \
+             no network hop: {}",
+            if rtt > 0.0 {
+                format!(
+                    "a Qdrant server beside the database would add the network profile's \
+                     {rtt:.2} ms round trip, shown with its equal-recall figure."
+                )
+            } else {
+                "this run played no network profile, and pgvector's figures have none either."
+                    .into()
+            }
+        )));
+    }
     let mut rows = Vec::new();
     let mut frontier_rows = Vec::new();
     let mut curves = Vec::new();
@@ -42,7 +61,7 @@ pub(super) fn search_quality(
                 d.design.describe(),
                 if i == 0 { " (its design)" } else { "" }
             );
-            rows.push(summary_row(&name, q, d, i == 0));
+            rows.push(summary_row(&name, q, d, i == 0, rtt));
             for p in &d.frontier {
                 frontier_rows.push(vec![
                     name.clone(),
@@ -89,7 +108,13 @@ pub(super) fn search_quality(
     Ok(())
 }
 
-fn summary_row(name: &str, q: &SearchQuality, d: &DesignQuality, own: bool) -> Vec<String> {
+fn summary_row(
+    name: &str,
+    q: &SearchQuality,
+    d: &DesignQuality,
+    own: bool,
+    rtt: f64,
+) -> Vec<String> {
     let at = d.at_recall(EQUAL_RECALL).map_or_else(
         || {
             d.note
@@ -97,8 +122,16 @@ fn summary_row(name: &str, q: &SearchQuality, d: &DesignQuality, own: bool) -> V
                 .unwrap_or_else(|| format!("never reached (best {:.3})", best(d)))
         },
         |p| {
+            let hop = if d.design.is_qdrant() && rtt > 0.0 {
+                format!(
+                    " in-process; + {rtt:.2} ms round trip = {:.2} ms",
+                    p.p50_ms + rtt
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "{:.2} ms{}",
+                "{:.2} ms{}{hop}",
                 p.p50_ms,
                 p.ef_search
                     .map_or(String::new(), |e| format!(" (ef_search {e})"))
