@@ -1,4 +1,4 @@
-//! The CI gate on real runs of the synthetic target: A/A passes, an injected +20% on
+//! The CI gate on real runs of the synthetic target: A/A passes, an injected +50% on
 //! one op fails on exactly that op. The checks that need no timing (input errors, exit
 //! codes, JUnit) are in `gate_input.rs`, on fixture files.
 
@@ -34,14 +34,15 @@ name = "steady"
 model = "open"
 rate = 400
 duration = "1500ms"
-# As `gate propose` suggests for 5 repetitions. Only the median is gated here: on a
-# shared 2-core machine the tails of two runs minutes apart drift by tens of percent
-# (A/A calibration shows it), which no test on repetitions within a run can tell
-# from a regression.
+# Only the median is gated here: on a shared 2-core machine the tails of two runs
+# minutes apart drift by tens of percent (A/A calibration shows it), which no test on
+# repetitions within a run can tell from a regression. Even the median of every op
+# shifted by 9-16% between two such runs once (a level shift, the reason for `gate
+# interleave`): the threshold stands above that, the injected delay well above it.
 [gate]
 percentiles = ["p50"]
 alpha = 0.01
-threshold_pct = 15
+threshold_pct = 25
 "#;
 
 async fn run_to(dir: &Path, name: &str, faults: Vec<FaultSpec>) -> PathBuf {
@@ -72,14 +73,14 @@ async fn run_to(dir: &Path, name: &str, faults: Vec<FaultSpec>) -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aa_passes_and_a_twenty_percent_delay_fails_on_exactly_that_op() {
+async fn aa_passes_and_a_fifty_percent_delay_fails_on_exactly_that_op() {
     let dir = tempfile::tempdir().unwrap();
     let base = run_to(dir.path(), "base", vec![]).await;
     let same = run_to(dir.path(), "same", vec![]).await;
     let slow = run_to(
         dir.path(),
         "slow",
-        vec![FaultSpec::parse(&format!("{SYSTEM}.create=+20%")).unwrap()],
+        vec![FaultSpec::parse(&format!("{SYSTEM}.create=+50%")).unwrap()],
     )
     .await;
 

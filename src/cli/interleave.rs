@@ -79,7 +79,7 @@ struct Plan {
 
 const PLAN_FILE: &str = "interleave.json";
 
-/// Runs the job and gates it: [`super::gate::GateFailed`] on a regression.
+/// Runs the job (progress on stderr) and gates it: [`super::gate::GateFailed`] on a regression.
 pub async fn interleave(args: InterleaveArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     if args.pairs < 2 {
         return Err(UsageError(format!(
@@ -111,31 +111,28 @@ pub async fn interleave(args: InterleaveArgs, out: &mut impl std::io::Write) -> 
             .join("runs")
             .join(format!("{:02}-{}", i + 1, side.name()));
         let results = folder.join("results.json");
+        // Progress goes to stderr: stdout carries the gate's answer (`--json`).
         if !finished(&results) {
             let started = Instant::now();
-            writeln!(
-                out,
+            eprintln!(
                 "interleave: run {}/{} ({}, {})",
                 i + 1,
                 2 * args.pairs,
                 side.letter(),
                 side.name()
-            )?;
-            out.flush()?;
+            );
             run_once(&args, &plan, side, &folder, &watch).await?;
-            writeln!(
-                out,
+            eprintln!(
                 "interleave:   done in {:.0} s",
                 started.elapsed().as_secs_f64()
-            )?;
+            );
         } else {
-            writeln!(
-                out,
+            eprintln!(
                 "interleave: run {}/{} kept: {}",
                 i + 1,
                 2 * args.pairs,
                 results.display()
-            )?;
+            );
         }
         runs.push((
             side,
