@@ -1,6 +1,6 @@
 //! `archbench gate interleave` on the synthetic target, through the command line: an
 //! A/A job passes and its sides hold one repetition per run in the order A B B A …;
-//! a job with +50% injected into the candidate's `create` fails on exactly that op; a
+//! a job with +80% injected into the candidate's `create` fails on exactly that op; a
 //! second invocation keeps the finished runs; another job's folder is refused; and
 //! `gate rates` measures the interleaved gate from those jobs.
 
@@ -10,7 +10,9 @@ use std::process::{Command, Output};
 const SYSTEM: &str = "synthetic:service=2ms,servers=64";
 
 // 5 runs per side: the fewest at which Mann-Whitney can reject at alpha 0.01. Only the
-// median is gated: a 1.5 s run holds too few samples for its tails.
+// median is gated: a 1.5 s run holds too few samples for its tails. The threshold is
+// 30%: an A/A job of such short runs once measured +20% on one op's median (p 0.008),
+// on a 2-core machine shared with the test harness; the injected delay is +80%.
 const SCENARIO: &str = r#"
 name = "interleave-check"
 rng_seed = 78
@@ -37,7 +39,7 @@ duration = "1500ms"
 [gate]
 percentiles = ["p50"]
 alpha = 0.01
-threshold_pct = 15
+threshold_pct = 30
 "#;
 
 fn archbench(args: &[&str]) -> Output {
@@ -141,9 +143,9 @@ fn an_interleaved_job_passes_aa_catches_a_delay_and_measures_its_rates() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--fresh"), "{}", text(&o));
 
-    // +50% on the candidate's create: a regression on create and nowhere else.
-    let faulted = dir.path().join("plus50");
-    let fault = format!("{SYSTEM}.create=+50%");
+    // +80% on the candidate's create: a regression on create and nowhere else.
+    let faulted = dir.path().join("plus80");
+    let fault = format!("{SYSTEM}.create=+80%");
     let o = job(
         &scenario,
         &faulted,
