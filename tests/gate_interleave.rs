@@ -5,7 +5,11 @@
 //! `gate rates` measures the interleaved gate from those jobs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{archbench_output as archbench, output_text as text};
 
 const SYSTEM: &str = "synthetic:service=2ms,servers=64";
 
@@ -41,21 +45,6 @@ percentiles = ["p50"]
 alpha = 0.01
 threshold_pct = 30
 "#;
-
-fn archbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archbench"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn job(scenario: &Path, out: &Path, extra: &[&str]) -> Output {
     let bin = env!("CARGO_BIN_EXE_archbench");

@@ -5,28 +5,16 @@
 //! inputs that exit 2.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+
+use common::{archbench_output as archbench, output_text as text};
 
 const SYSTEM: &str = "synthetic:service=2ms,servers=64";
 
 fn fixture() -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gate-baseline.json");
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn archbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archbench"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Multiplies `op`'s latencies (totals and every repetition) by `factor`, and every

@@ -211,10 +211,10 @@ pub fn same_build_windows(
     let width = 2 * per_side;
     let labels = order(per_side);
     let mut comparisons = Vec::new();
-    for start in 0..=series.len().saturating_sub(width) {
-        if series.len() < width {
-            break;
-        }
+    if series.len() < width {
+        return Ok(comparisons);
+    }
+    for start in 0..=series.len() - width {
         let window = &series[start..start + width];
         for mirrored in [false, true] {
             let side_of = |i: usize| match (labels[i], mirrored) {

@@ -88,6 +88,20 @@ pub fn archbench() -> Command {
     c
 }
 
+/// Runs archbench with `args` (stores variables removed) and waits for it.
+pub fn archbench_output(args: &[&str]) -> std::process::Output {
+    archbench().args(args).output().unwrap()
+}
+
+/// A finished command's stdout and stderr, for an assertion's message.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// Starts `stores up --json` and reads the JSON it prints once the stores are ready.
 pub fn up(root: &std::path::Path) -> (Child, serde_json::Value) {
     up_with(root, &[])

@@ -73,16 +73,15 @@ pub(super) fn designs(
     ] {
         let folder = scratch.join(format!("qdrant-{threshold}kb"));
         let result = one_design(
+            design,
             rows,
             (queries, k),
             (sweep, system_ef),
-            &folder,
-            threshold,
+            (&folder, threshold),
             stop,
         );
         let _ = std::fs::remove_dir_all(&folder);
         let mut quality = result?;
-        quality.design = design;
         quality.plan = format!(
             "{ENGINE}: HNSW m {M}, ef_construct {EF_CONSTRUCT}, integer payload index on {USER_FIELD}, full_scan_threshold {threshold} KB; a user's vectors weigh {kb_per_user:.0} KB on average, so {}",
             if kb_per_user < threshold as f64 {
@@ -101,11 +100,11 @@ pub(super) fn designs(
 /// Builds one shard (payload index first, then the points, then the graph) and
 /// sweeps `hnsw_ef` over the query set.
 fn one_design(
+    design: SearchDesign,
     rows: &[Row],
     (queries, k): (&[Query], u32),
     (sweep, system_ef): (&[u32], Option<u32>),
-    folder: &Path,
-    full_scan_kb: usize,
+    (folder, full_scan_kb): (&Path, usize),
     stop: &AtomicBool,
 ) -> Result<DesignQuality, ProbeError> {
     let _ = std::fs::remove_dir_all(folder);
@@ -146,7 +145,7 @@ fn one_design(
         None => frontier.last().map_or(0.0, |p| p.recall),
     };
     Ok(DesignQuality {
-        design: SearchDesign::QdrantDefault,
+        design,
         k,
         recall_at_k,
         frontier,
