@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cost;
 pub mod escape;
 pub mod gate;
+pub mod growth;
 pub mod input;
 pub mod loadgen;
 pub mod measure;

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use archbench::arch::fault::FaultSpec;
 use archbench::cli::{self, StoreArgs};
 use archbench::gate::GateOverrides;
-use archbench::report::ReportInputs;
 use archbench::rig::faults::Fault;
 use archbench::run::Limits;
 use clap::{Args, Parser, Subcommand};
@@ -122,7 +121,7 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
-        report: ReportArgs,
+        report: cli::report::ReportArgs,
         #[command(flatten)]
         agent: cli::run::AgentArgs,
         /// The target already holds the scenario's seed (an external target that
@@ -138,7 +137,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
-        report: ReportArgs,
+        report: cli::report::ReportArgs,
     },
     /// Compare a results file with a baseline and fail on a latency regression.
     #[command(args_conflicts_with_subcommands = true)]
@@ -315,51 +314,6 @@ impl LimitArgs {
         Limits {
             max_memory: self.max_memory,
             max_disk: self.max_disk,
-        }
-    }
-}
-
-/// Where the report's inputs live.
-#[derive(clap::Args)]
-struct ReportArgs {
-    /// Price catalogue directory.
-    #[arg(long, default_value = "pricing")]
-    pricing: PathBuf,
-    /// Cost model: assumptions and deployment profiles.
-    #[arg(long, default_value = "deployments/decision-doc.toml")]
-    model: PathBuf,
-    /// The decision document's figures, claims and go/no-go criteria.
-    #[arg(long, default_value = "targets/decision-doc.toml")]
-    targets: PathBuf,
-    /// What production's bill and dashboards say for one month (TOML; see
-    /// deployments/actuals-example.toml): the model is calibrated against it.
-    #[arg(long)]
-    actuals: Option<PathBuf>,
-    /// capacity.json files (repeatable): compute sized from measured capacity per vCPU,
-    /// the scalability claim projected from their dataset sizes.
-    #[arg(long)]
-    capacity: Vec<PathBuf>,
-    /// migration.json of `archbench migrate`: decision #5 (the pace), the rollback plan
-    /// and the risk lines rest on the rehearsal.
-    #[arg(long)]
-    migration: Option<PathBuf>,
-    /// results.json of another run (repeatable, e.g. scenarios/probes-full.toml's):
-    /// its event-log and search-quality probes replace this run's in the report.
-    #[arg(long)]
-    with: Vec<PathBuf>,
-}
-
-impl ReportArgs {
-    fn inputs(self, results: PathBuf) -> ReportInputs {
-        ReportInputs {
-            results,
-            pricing: self.pricing,
-            model: self.model,
-            targets: self.targets,
-            actuals: self.actuals,
-            capacity: self.capacity,
-            migration: self.migration,
-            with: self.with,
         }
     }
 }

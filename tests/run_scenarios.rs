@@ -343,9 +343,27 @@ fn search_quality_is_accounted(
     if cfg!(feature = "qdrant") {
         expected.extend([SearchDesign::QdrantDefault, SearchDesign::QdrantHnswForced]);
     }
+    // A real Qdrant server is measured when the environment names one.
+    let server = std::env::var("ARCHBENCH_QDRANT_URL").is_ok_and(|u| !u.is_empty());
+    if server && cfg!(feature = "qdrant") {
+        expected.push(SearchDesign::QdrantServer);
+    } else {
+        eprintln!(
+            "the Qdrant server adapter is not tested here: set ARCHBENCH_QDRANT_URL (e.g. http://localhost:6334 after `docker compose --profile qdrant up -d`) to measure one"
+        );
+    }
     assert_eq!(designs, expected);
     for d in &q03.designs {
         let efs: Vec<Option<u32>> = d.frontier.iter().map(|p| p.ef_search).collect();
+        if d.design == SearchDesign::QdrantServer {
+            // Over gRPC, on the same vectors and truth: the planner's defaults scan a
+            // user's few points exactly, as the in-process engine does.
+            assert_eq!(efs, [Some(10), Some(40), Some(100)], "{d:?}");
+            assert!(d.plan.starts_with("Qdrant server"), "{d:?}");
+            assert!(d.frontier.iter().all(|p| p.recall >= 0.99), "{d:?}");
+            assert!(d.build_seconds >= 0.0 && d.note.is_some(), "{d:?}");
+            continue;
+        }
         if d.design == SearchDesign::ExactPerUser {
             assert_eq!(efs, [None]);
             assert_eq!(d.recall_at_k, 1.0, "{d:?}");

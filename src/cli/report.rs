@@ -6,6 +6,57 @@ use std::path::{Path, PathBuf};
 use crate::report::{Report, ReportInputs, ReportPaths};
 use crate::shutdown::{Interrupted, ShutdownWatch};
 
+/// Where the report's inputs live (`archbench report` and `run`'s report).
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Price catalogue directory.
+    #[arg(long, default_value = "pricing")]
+    pricing: PathBuf,
+    /// Cost model: assumptions and deployment profiles.
+    #[arg(long, default_value = "deployments/decision-doc.toml")]
+    model: PathBuf,
+    /// The decision document's figures, claims and go/no-go criteria.
+    #[arg(long, default_value = "targets/decision-doc.toml")]
+    targets: PathBuf,
+    /// What production's bill and dashboards say for one month (TOML; see
+    /// deployments/actuals-example.toml): the model is calibrated against it.
+    #[arg(long)]
+    actuals: Option<PathBuf>,
+    /// capacity.json files (repeatable): compute sized from measured capacity per vCPU,
+    /// the scalability claim projected from their dataset sizes.
+    #[arg(long)]
+    capacity: Vec<PathBuf>,
+    /// migration.json of `archbench migrate`: decision #5 (the pace), the rollback plan
+    /// and the risk lines rest on the rehearsal.
+    #[arg(long)]
+    migration: Option<PathBuf>,
+    /// results.json of another run (repeatable, e.g. scenarios/probes-full.toml's):
+    /// its event-log and search-quality probes replace this run's in the report.
+    #[arg(long)]
+    with: Vec<PathBuf>,
+    /// sweep.json of a scale sweep (`run scenarios/scale-sweep.toml`): growth fitted
+    /// per metric against dataset size, and each cost tier scaled along the fits.
+    #[arg(long)]
+    sweep: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// The inputs for `results`.
+    pub fn inputs(self, results: PathBuf) -> ReportInputs {
+        ReportInputs {
+            results,
+            pricing: self.pricing,
+            model: self.model,
+            targets: self.targets,
+            actuals: self.actuals,
+            capacity: self.capacity,
+            migration: self.migration,
+            with: self.with,
+            sweep: self.sweep,
+        }
+    }
+}
+
 /// The output folder when none is given: beside the results file.
 pub fn default_folder(results: &Path) -> PathBuf {
     results

@@ -20,7 +20,8 @@ pub use profiles::{
 };
 pub use projection::{CostLine, CostReport, Projection, project};
 pub use usage::{
-    ComputeSizing, MeasuredCapacity, MonthlyUsage, UnitUsage, UserBehaviour, monthly_usage,
+    ComputeSizing, MeasuredCapacity, MonthlyUsage, UnitUsage, UsageCurve, UsageField,
+    UserBehaviour, monthly_usage,
 };
 
 use std::fmt;

@@ -13,7 +13,9 @@ use super::profiles::{
     Assumptions, CostModel, Deployment, EventHost, ModelError, ObjectHost, PostgresHost,
     VectorHost, WorkflowPlan,
 };
-use super::usage::{MeasuredCapacity, MonthlyUsage, UnitUsage, UserBehaviour, monthly_usage};
+use super::usage::{
+    MeasuredCapacity, MonthlyUsage, UnitUsage, UsageCurve, UserBehaviour, monthly_usage,
+};
 use crate::arch::{V02_NAME, V03_NAME};
 use crate::probes::capacity_file::CapacityReport;
 use crate::results::Results;
@@ -309,8 +311,13 @@ pub struct CostReport {
     pub model: CostModel,
     /// Behaviour from the scenario.
     pub behaviour: UserBehaviour,
-    /// Measured unit usage per system.
+    /// Measured unit usage per system, at the run's dataset size.
     pub unit_usage: BTreeMap<String, UnitUsage>,
+    /// Entities the run seeded: where `unit_usage` was measured.
+    pub run_entities: u64,
+    /// Growth fitted over a scale sweep (`report --sweep`): each tier's unit usage is
+    /// the measured one scaled along these to the tier's dataset size.
+    pub curves: Vec<UsageCurve>,
     /// Projections, deployments in file order, tiers ascending.
     pub projections: Vec<Projection>,
 }
@@ -324,18 +331,20 @@ impl CostReport {
         model: &CostModel,
         prices: &dyn PriceSource,
     ) -> Result<CostReport, ModelError> {
-        Self::build_sized(results, results_path, model, prices, &[])
+        Self::build_sized(results, results_path, model, prices, &[], &[])
     }
 
     /// Projects every deployment whose system is in the results; compute is sized
     /// from the capacity measured in `capacity` where it holds the system, else
-    /// linearly from database time (both figures are kept).
+    /// linearly from database time (both figures are kept). Where `curves` hold a
+    /// system's growth, each tier's usage is scaled along them to its dataset size.
     pub fn build_sized(
         results: &Results,
         results_path: &str,
         model: &CostModel,
         prices: &dyn PriceSource,
         capacity: &[CapacityReport],
+        curves: &[UsageCurve],
     ) -> Result<CostReport, ModelError> {
         let behaviour = UserBehaviour::from_results(results, results_path)?;
         let mut unit_usage = BTreeMap::new();
@@ -344,13 +353,15 @@ impl CostReport {
             unit.capacity = MeasuredCapacity::choose(name, capacity);
             unit_usage.insert(name.clone(), unit);
         }
+        let run_entities = results.scenario.seeded_entities;
         let mut projections = Vec::new();
         for d in &model.deployments {
             let Some(u) = unit_usage.get(&d.system) else {
                 continue;
             };
             for &users in &model.assumptions.users {
-                let usage = monthly_usage(u, &behaviour, &model.assumptions, users);
+                let unit = u.at_tier(curves, &d.system, run_entities, users);
+                let usage = monthly_usage(&unit, &behaviour, &model.assumptions, users);
                 projections.push(project(d, &usage, &model.assumptions, prices)?);
             }
         }
@@ -358,6 +369,8 @@ impl CostReport {
             model: model.clone(),
             behaviour,
             unit_usage,
+            run_entities,
+            curves: curves.to_vec(),
             projections,
         })
     }
@@ -429,7 +442,10 @@ impl CostReport {
     ) -> Option<Projection> {
         let d = self.model.primary(system)?;
         let mut a = self.model.assumptions.clone();
-        let mut u = self.unit_usage.get(system)?.clone();
+        let mut u =
+            self.unit_usage
+                .get(system)?
+                .at_tier(&self.curves, system, self.run_entities, users);
         tweak(&mut a, &mut u);
         let usage = monthly_usage(&u, &self.behaviour, &a, users);
         project(d, &usage, &a, prices).ok()

@@ -267,8 +267,53 @@ fn two_systems() -> CostReport {
                 },
             ),
         ]),
+        run_entities: 10_000,
+        curves: Vec::new(),
         projections: Vec::new(),
     }
+}
+
+#[test]
+fn a_usage_curve_scales_the_measured_figure_to_the_tier_and_only_its_system() {
+    let curve = |field| UsageCurve {
+        system: "v03".into(),
+        field,
+        exponent: 0.5,
+        entities_per_user: 50.0,
+        measured_up_to: 40_000.0,
+        source: "sweep".into(),
+    };
+    let curves = [
+        curve(UsageField::DbSecondsPerOp),
+        curve(UsageField::CapacityPerVcpu),
+    ];
+    let mut measured = unit();
+    measured.capacity = Some(MeasuredCapacity {
+        ops_per_s_per_vcpu: 100.0,
+        source: "c".into(),
+    });
+    // 800 users × 50 entities = 40,000: four times the run's 10,000, so × √4.
+    let at = measured.at_tier(&curves, "v03", 10_000, 800);
+    let before = measured.db_seconds_per_op.unwrap();
+    assert!((at.db_seconds_per_op.unwrap() - 2.0 * before).abs() < 1e-12);
+    assert!((at.capacity.unwrap().ops_per_s_per_vcpu - 200.0).abs() < 1e-9);
+    assert_eq!(
+        at.postgres_bytes_per_write,
+        measured.postgres_bytes_per_write
+    );
+    let other = measured.at_tier(&curves, "v02", 10_000, 800);
+    assert_eq!(other.db_seconds_per_op, measured.db_seconds_per_op);
+    assert!((curves[0].extrapolation(8_000) - 10.0).abs() < 1e-12);
+    // The report's totals and a sensitivity's recomputation use the same tier usage.
+    let mut report = two_systems();
+    report.curves = curves.to_vec();
+    let p = report
+        .primary_with("v03", 800, &catalogue(), &|_, _| {})
+        .unwrap();
+    let flat = two_systems()
+        .primary_with("v03", 800, &catalogue(), &|_, _| {})
+        .unwrap();
+    assert!(p.usage.db_seconds.unwrap() > flat.usage.db_seconds.unwrap() * 1.9);
 }
 
 fn actuals(src: &str) -> actuals::Actuals {

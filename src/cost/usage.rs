@@ -157,6 +157,88 @@ impl MeasuredCapacity {
     }
 }
 
+/// A per-op figure of the cost model that a scale sweep found to grow (or shrink)
+/// with dataset size: the run's measured value is scaled by `(tier entities ÷ run
+/// entities)^exponent`, so the run fixes the level and the sweep the shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageCurve {
+    /// System name.
+    pub system: String,
+    /// The figure scaled.
+    pub field: UsageField,
+    /// The power law's exponent.
+    pub exponent: f64,
+    /// Entities per user in the sweep: a tier of N users holds N × this many.
+    pub entities_per_user: f64,
+    /// The largest dataset the sweep measured, entities: beyond it the curve is
+    /// extrapolated.
+    pub measured_up_to: f64,
+    /// What was fitted, over which sizes, with the exponent's interval.
+    pub source: String,
+}
+
+/// A per-op figure a [`UsageCurve`] scales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageField {
+    /// [`UnitUsage::db_seconds_per_op`].
+    DbSecondsPerOp,
+    /// [`UnitUsage::postgres_bytes_per_write`].
+    PostgresBytesPerWrite,
+    /// [`UnitUsage::object_bytes_per_write`].
+    ObjectBytesPerWrite,
+    /// [`MeasuredCapacity::ops_per_s_per_vcpu`].
+    CapacityPerVcpu,
+}
+
+impl UsageCurve {
+    /// The factor from the run's dataset (`run_entities`) to a tier of `users`.
+    pub fn factor(&self, run_entities: u64, users: u64) -> f64 {
+        let tier = users as f64 * self.entities_per_user;
+        let run = (run_entities as f64).max(1.0);
+        (tier / run).powf(self.exponent)
+    }
+
+    /// How far beyond the largest measured size a tier of `users` lies.
+    pub fn extrapolation(&self, users: u64) -> f64 {
+        users as f64 * self.entities_per_user / self.measured_up_to.max(1.0)
+    }
+}
+
+impl UnitUsage {
+    /// This usage at a tier of `users`: each of `curves` of `system` scales its field
+    /// from the run's dataset size to the tier's.
+    pub fn at_tier(
+        &self,
+        curves: &[UsageCurve],
+        system: &str,
+        run_entities: u64,
+        users: u64,
+    ) -> UnitUsage {
+        let mut unit = self.clone();
+        for c in curves.iter().filter(|c| c.system == system) {
+            let f = c.factor(run_entities, users);
+            match c.field {
+                UsageField::DbSecondsPerOp => {
+                    unit.db_seconds_per_op = unit.db_seconds_per_op.map(|x| x * f)
+                }
+                UsageField::PostgresBytesPerWrite => {
+                    unit.postgres_bytes_per_write = unit.postgres_bytes_per_write.map(|x| x * f)
+                }
+                UsageField::ObjectBytesPerWrite => {
+                    unit.object_bytes_per_write = unit.object_bytes_per_write.map(|x| x * f)
+                }
+                UsageField::CapacityPerVcpu => {
+                    if let Some(capacity) = unit.capacity.as_mut() {
+                        capacity.ops_per_s_per_vcpu *= f;
+                    }
+                }
+            }
+        }
+        unit
+    }
+}
+
 /// How compute was sized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -78,15 +78,7 @@ pub fn growth(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
         "events in the table",
         "p50 latency (ms)",
         curves,
-        &|x| {
-            if x >= 1e6 {
-                format!("{:.0}M", x / 1e6)
-            } else if x >= 1e3 {
-                format!("{:.0}K", x / 1e3)
-            } else {
-                format!("{x:.0}")
-            }
-        },
+        &size_label,
     )
 }
 
@@ -327,6 +319,118 @@ fn lines(
             .draw()
             .map_err(|x| e(x.to_string()))?;
         draw_curves(&mut chart, curves, false).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// Measured points and the curve fitted through them.
+pub struct Fitted {
+    /// Legend.
+    pub name: String,
+    /// Measured (x, y), drawn as dots.
+    pub points: Vec<(f64, f64)>,
+    /// The fit sampled across the measured range, drawn as a line.
+    pub curve: Vec<(f64, f64)>,
+}
+
+fn size_label(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.0}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.0}K", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// A metric against dataset size on log–log axes, where a power law is a straight
+/// line: dots measured, lines fitted.
+pub fn fitted(title: &str, y_desc: &str, series: &[Fitted]) -> Result<String, ChartError> {
+    font();
+    let e = err(title);
+    let all = || series.iter().flat_map(|s| s.points.iter().chain(&s.curve));
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    let (mut min_x, mut max_x, mut min_y, mut max_y) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in all().filter(|(x, y)| positive(*x) && positive(*y)) {
+        (min_x, max_x) = (min_x.min(*x), max_x.max(*x));
+        (min_y, max_y) = (min_y.min(*y), max_y.max(*y));
+    }
+    if min_x > max_x {
+        return Err(e("no positive values to draw".into()));
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = frame(&root, title)
+            .build_cartesian_2d(
+                (min_x / 1.5..max_x * 1.5).log_scale(),
+                (min_y / 2.0..max_y * 2.0).log_scale(),
+            )
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("entities seeded")
+            .y_desc(y_desc)
+            .x_label_formatter(&|x| size_label(*x))
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        let lines: Vec<Curve> = series
+            .iter()
+            .map(|s| Curve {
+                name: s.name.clone(),
+                points: s.curve.clone(),
+            })
+            .collect();
+        draw_curves(&mut chart, &lines, false).map_err(&e)?;
+        for (i, s) in series.iter().enumerate() {
+            let col = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(s.points.iter().map(|p| Circle::new(*p, 4, col.filled())))
+                .map_err(|x| e(x.to_string()))?;
+        }
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// Residuals of fits, in percent of the fitted value, against dataset size (log x),
+/// a zero line through the middle: a pattern in them is growth the power law missed.
+pub fn residuals(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
+    font();
+    let e = err(title);
+    let xs = || curves.iter().flat_map(|c| c.points.iter().map(|(x, _)| *x));
+    let min_x = xs().fold(f64::MAX, f64::min).max(1.0);
+    let max_x = xs().fold(min_x * 10.0, f64::max);
+    let reach = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|(_, y)| y.abs()))
+        .fold(5.0, f64::max)
+        * 1.3;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let mut chart = frame(&root, title)
+            .build_cartesian_2d((min_x / 1.5..max_x * 1.5).log_scale(), -reach..reach)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("entities seeded")
+            .y_desc("measured vs fitted (%)")
+            .x_label_formatter(&|x| size_label(*x))
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .draw_series(LineSeries::new(
+                [(min_x / 1.5, 0.0), (max_x * 1.5, 0.0)],
+                BLACK.mix(0.4).stroke_width(1),
+            ))
+            .map_err(|x| e(x.to_string()))?;
+        draw_curves(&mut chart, curves, true).map_err(&e)?;
         root.present().map_err(|x| e(x.to_string()))?;
     }
     Ok(svg)

@@ -17,6 +17,7 @@ use crate::cost::actuals::Actuals;
 use crate::cost::calibration::{Calibration, calibrate};
 use crate::cost::catalogue::{Catalogue, CatalogueError};
 use crate::cost::{CostModel, CostReport, ModelError};
+use crate::growth::{Growth, GrowthError};
 use crate::probes::capacity_file::{CapacityFileError, CapacityReport};
 use crate::results::{IntervalLogs, Results, ResultsError};
 use crate::verdict::{Evaluation, Outcome, Targets, TargetsError};
@@ -43,6 +44,9 @@ pub struct ReportInputs {
     /// Results files whose probes (event log, search quality) replace the main
     /// results' (`--with`): full-size probes run apart from the suite.
     pub with: Vec<PathBuf>,
+    /// A scale sweep's `sweep.json` (`--sweep`): growth fitted per metric, and the
+    /// cost projection scaled along the fits to each tier's dataset size.
+    pub sweep: Option<PathBuf>,
 }
 
 impl ReportInputs {
@@ -57,6 +61,7 @@ impl ReportInputs {
             capacity: Vec::new(),
             migration: None,
             with: Vec::new(),
+            sweep: None,
         }
     }
 }
@@ -82,6 +87,9 @@ pub enum ReportError {
     /// A capacity file.
     #[error(transparent)]
     Capacity(#[from] CapacityFileError),
+    /// The scale sweep.
+    #[error(transparent)]
+    Growth(#[from] GrowthError),
     /// A chart.
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
@@ -117,6 +125,8 @@ pub struct Report {
     pub capacity: Vec<(String, CapacityReport)>,
     /// The migration rehearsal, when given.
     pub migration: Option<crate::results::migration::Migration>,
+    /// Growth fitted over a scale sweep, when given.
+    pub growth: Option<Growth>,
 }
 
 /// Files written.
@@ -148,7 +158,23 @@ impl Report {
             .map(|p| Ok((p.display().to_string(), CapacityReport::read(p)?)))
             .collect::<Result<Vec<_>, CapacityFileError>>()?;
         let measured: Vec<CapacityReport> = capacity.iter().map(|(_, c)| c.clone()).collect();
-        let cost = CostReport::build_sized(&results, &results_path, &model, &catalogue, &measured)?;
+        let growth = inputs
+            .sweep
+            .as_deref()
+            .map(|index| Growth::read(index, &measured))
+            .transpose()?;
+        let curves = growth
+            .as_ref()
+            .map(Growth::usage_curves)
+            .unwrap_or_default();
+        let cost = CostReport::build_sized(
+            &results,
+            &results_path,
+            &model,
+            &catalogue,
+            &measured,
+            &curves,
+        )?;
         let migration = inputs
             .migration
             .as_deref()
@@ -179,6 +205,7 @@ impl Report {
             calibration,
             capacity,
             migration,
+            growth,
         })
     }
 
@@ -212,6 +239,7 @@ impl Report {
             "calibration": self.calibration,
             "capacity": self.capacity,
             "migration": self.migration,
+            "growth": self.growth,
             "prices": self.catalogue.prices,
         });
         let bytes = serde_json::to_vec_pretty(&json).expect("report serialises");

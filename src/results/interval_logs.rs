@@ -58,4 +58,16 @@ impl IntervalLogs {
             .and_then(|m| m.get(op))
             .filter(|h| !h.is_empty())
     }
+
+    /// Every op of `system` merged into one histogram: the mix's latency.
+    pub fn mix(&self, system: &str) -> Option<Histogram<u64>> {
+        let mut ops = self.merged.get(system)?.values().filter(|h| !h.is_empty());
+        let mut all = ops.next()?.clone();
+        for h in ops {
+            // Histograms of one log share their bounds; one that does not fit is
+            // left out rather than failing the report.
+            let _ = all.add(h);
+        }
+        Some(all)
+    }
 }

@@ -24,6 +24,9 @@ pub enum SearchDesign {
     QdrantDefault,
     /// Qdrant's engine with the filtered HNSW graph forced for every user.
     QdrantHnswForced,
+    /// A real Qdrant server over gRPC (`ARCHBENCH_QDRANT_URL`), its planner's
+    /// defaults: the network hop is in its timings.
+    QdrantServer,
 }
 
 impl SearchDesign {
@@ -37,6 +40,9 @@ impl SearchDesign {
                 "Qdrant engine, user as an indexed payload filter (its planner's choice)"
             }
             SearchDesign::QdrantHnswForced => "Qdrant engine, filtered HNSW graph forced",
+            SearchDesign::QdrantServer => {
+                "Qdrant server over gRPC, user as an indexed payload filter (its planner's choice)"
+            }
         }
     }
 
@@ -44,8 +50,16 @@ impl SearchDesign {
     pub fn is_qdrant(self) -> bool {
         matches!(
             self,
-            SearchDesign::QdrantDefault | SearchDesign::QdrantHnswForced
+            SearchDesign::QdrantDefault
+                | SearchDesign::QdrantHnswForced
+                | SearchDesign::QdrantServer
         )
+    }
+
+    /// Whether its timings already hold a network hop to the store (a server), so
+    /// that none is added to compare it with a store across the network.
+    pub fn over_the_network(self) -> bool {
+        self == SearchDesign::QdrantServer
     }
 
     /// Whether `ef_search` moves this design's recall and latency.

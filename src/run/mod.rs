@@ -107,7 +107,12 @@ pub async fn run(
             s.seeded_entities()
         )?;
         let summary = run_scenario(o, s, out).await?;
-        index.push(serde_json::json!({ "users": users, "results": summary.results_path, "complete": summary.results.complete }));
+        // Relative to the index, so that the sweep's folder can be moved whole.
+        index.push(crate::growth::SweepEntry {
+            users,
+            results: PathBuf::from(format!("users-{users}")).join("results.json"),
+            complete: summary.results.complete,
+        });
         let complete = summary.results.complete;
         last = Some(summary);
         if !complete {

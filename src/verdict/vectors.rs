@@ -9,7 +9,7 @@
 
 use super::context::{Context, not_measured};
 use super::{Evidence, Outcome, Verdict};
-use crate::results::search_quality::{DesignQuality, SearchQuality};
+use crate::results::search_quality::{DesignQuality, SearchDesign, SearchQuality};
 
 /// The recall at which search designs are compared.
 pub const EQUAL_RECALL: f64 = 0.95;
@@ -74,12 +74,15 @@ fn judge(q: &SearchQuality, rtt: f64, mut out: Verdict) -> Verdict {
         "pgvector (simpler) over Qdrant (faster): pgvector's fastest design at recall ≥ {EQUAL_RECALL} within {SIMPLER_IS_ENOUGH}× of Qdrant's"
     );
     out.evidence = Some(Evidence::Measured);
+    // A server's timings hold its network hop; the engine's in-process ones get the
+    // network profile's round trip added, as a server beside the database would.
+    let hop_of = |d: SearchDesign| if d.over_the_network() { 0.0 } else { rtt };
     let fastest = |qdrant: bool| {
         q.designs
             .iter()
             .filter(|d| d.design.is_qdrant() == qdrant)
             .filter_map(|d| d.at_recall(EQUAL_RECALL).map(|p| (d.design, p.p50_ms)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .min_by(|a, b| (a.1 + hop_of(a.0)).total_cmp(&(b.1 + hop_of(b.0))))
     };
     let (Some((pg_design, pg_ms)), Some((qd_design, qd_ms))) = (fastest(false), fastest(true))
     else {
@@ -87,22 +90,30 @@ fn judge(q: &SearchQuality, rtt: f64, mut out: Verdict) -> Verdict {
         out.reason = "one side measured at equal recall: Qdrant's engine has no figures in this run (built without the `qdrant` feature, or no design reached the recall), so \"faster\" is neither confirmed nor refuted".into();
         return out;
     };
-    let qdrant_total = qd_ms + rtt;
+    let added = hop_of(qd_design);
+    let qdrant_total = qd_ms + added;
     let ratio = pg_ms / qdrant_total.max(1e-9);
-    let hop = if rtt > 0.0 {
-        format!(" + the network profile's {rtt:.2} ms round trip")
+    let hop = if qd_design.over_the_network() {
+        " over the network to the server (its hop measured)".to_string()
+    } else if added > 0.0 {
+        format!(" in-process + the network profile's {added:.2} ms round trip")
     } else {
-        " (loopback: no network hop added)".into()
+        " in-process (loopback: no network hop added)".into()
     };
     out.reason = format!(
-        "at recall ≥ {EQUAL_RECALL}: pgvector's fastest, {}, p50 {pg_ms:.2} ms; Qdrant's fastest, {}, p50 {qd_ms:.2} ms in-process{hop} = {qdrant_total:.2} ms; pgvector/Qdrant = {ratio:.2}×",
+        "at recall ≥ {EQUAL_RECALL}: pgvector's fastest, {}, p50 {pg_ms:.2} ms; Qdrant's fastest, {}, p50 {qd_ms:.2} ms{hop} = {qdrant_total:.2} ms; pgvector/Qdrant = {ratio:.2}×",
         pg_design.describe(),
         qd_design.describe()
     );
     // Where the rule flips: pgvector's p50 at the margin over Qdrant's total.
     let flip_ms = SIMPLER_IS_ENOUGH * qdrant_total;
     out.sensitivity = format!(
-        "flips at pgvector p50 {flip_ms:.2} ms ({SIMPLER_IS_ENOUGH}× Qdrant's {qdrant_total:.2} ms); pgvector's figure went through the network proxy with its own lateness, Qdrant's has the profile's nominal round trip added — a server measured over the same network (compose profile `qdrant`) would settle the hop"
+        "flips at pgvector p50 {flip_ms:.2} ms ({SIMPLER_IS_ENOUGH}× Qdrant's {qdrant_total:.2} ms); {}",
+        if qd_design.over_the_network() {
+            "both measured over the network"
+        } else {
+            "pgvector's figure went through the network proxy with its own lateness, Qdrant's has the profile's nominal round trip added — a server measured over the same network (ARCHBENCH_QDRANT_URL, compose profile `qdrant`) would settle the hop"
+        }
     );
     if ratio <= SIMPLER_IS_ENOUGH {
         out.outcome = Outcome::Confirmed;
@@ -210,5 +221,27 @@ mod tests {
         let v = judge(&q, 0.0, verdict("matrix-vectors", "pgvector over Qdrant"));
         assert_eq!(v.outcome, Outcome::ForTheApprover);
         assert!(v.reason.starts_with("one side measured"), "{}", v.reason);
+    }
+
+    #[test]
+    fn a_server_measured_over_the_network_gets_no_round_trip_added() {
+        // In-process 0.4 + 1.0 ms of round trip = 1.4 ms; the server, its hop
+        // measured, 0.6 ms: the server is Qdrant's fastest, 1.2 / 0.6 = 2.0x.
+        let mut q = quality(vec![
+            design(SearchDesign::ExactPerUser, &[(1.0, 1.2)]),
+            design(SearchDesign::QdrantDefault, &[(1.0, 0.4)]),
+        ]);
+        q.designs
+            .push(design(SearchDesign::QdrantServer, &[(0.99, 0.6)]));
+        let v = judge(&q, 1.0, verdict("matrix-vectors", "pgvector over Qdrant"));
+        assert_eq!(v.outcome, Outcome::ForTheApprover, "{}", v.reason);
+        assert!(
+            v.reason.contains("Qdrant server over gRPC")
+                && v.reason.contains("over the network to the server")
+                && v.reason.contains("2.00×"),
+            "{}",
+            v.reason
+        );
+        assert!(v.sensitivity.contains("both measured over the network"));
     }
 }

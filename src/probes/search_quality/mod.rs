@@ -27,6 +27,8 @@ use crate::scenario::SearchQualityProbe;
 mod frontier;
 #[cfg(feature = "qdrant")]
 mod qdrant;
+#[cfg(feature = "qdrant")]
+pub mod qdrant_server;
 mod truth;
 
 use frontier::{Target, frontier, recall_at};
@@ -320,11 +322,21 @@ async fn qdrant_designs(
     let _guard = StopOnDrop(stop.clone());
     let (sweep, system_ef) = (cfg.ef_search.clone(), search.ef_search);
     let scratch = std::env::temp_dir().join(format!("archbench-qdrant-{}", std::process::id()));
-    tokio::task::spawn_blocking(move || {
-        qdrant::designs(&rows, &queries, k, &sweep, system_ef, &scratch, &stop)
-    })
-    .await
-    .map_err(|e| ProbeError::Data(format!("Qdrant engine: {e}")))?
+    let rows = std::sync::Arc::new(rows);
+    let mut designs = {
+        let (rows, queries, sweep) = (rows.clone(), queries.clone(), sweep.clone());
+        tokio::task::spawn_blocking(move || {
+            qdrant::designs(&rows, &queries, k, &sweep, system_ef, &scratch, &stop)
+        })
+        .await
+        .map_err(|e| ProbeError::Data(format!("Qdrant engine: {e}")))??
+    };
+    if let Some(endpoint) = qdrant_server::Endpoint::from_env() {
+        designs.push(
+            qdrant_server::design(&endpoint, &rows, (&queries, k), (&sweep, system_ef)).await,
+        );
+    }
+    Ok(designs)
 }
 
 /// Without the `qdrant` feature: the line says why Qdrant has no figures.

@@ -35,15 +35,15 @@ use crate::results::search_quality::{DesignQuality, FrontierPoint, SearchDesign}
 pub(super) const ENGINE: &str = "qdrant-edge 0.6.0";
 
 /// pgvector's HNSW defaults, given to Qdrant's graph too.
-const M: usize = 16;
-const EF_CONSTRUCT: usize = 64;
+pub(super) const M: usize = 16;
+pub(super) const EF_CONSTRUCT: usize = 64;
 /// Qdrant's default: a filter whose points weigh less (KB of vectors) is scanned.
 const DEFAULT_FULL_SCAN_KB: usize = 10_000;
 /// Low enough that every user's filter goes through the graph.
 const FORCED_FULL_SCAN_KB: usize = 1;
 /// Points per upsert.
 const BATCH: usize = 1_000;
-const USER_FIELD: &str = "user_id";
+pub(super) const USER_FIELD: &str = "user_id";
 
 /// One stored vector: its id, its user, the vector.
 pub(super) type Row = (Uuid, i64, Vec<f32>);

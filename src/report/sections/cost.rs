@@ -18,6 +18,9 @@ pub(super) fn cost(
         .collect();
     let mut blocks = behaviour_and_assumptions(cost);
     blocks.push(Block::Table(unit_usage(cost)));
+    if let Some(note) = super::sweep::curves_note(cost) {
+        blocks.push(Block::Para(note));
+    }
     blocks.push(Block::Para(compute_sizing(cost)));
     blocks.push(Block::Table(totals(cost)));
     blocks.push(Block::Para(

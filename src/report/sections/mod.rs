@@ -18,6 +18,7 @@ mod round_trips;
 mod search_quality;
 mod sensitivity;
 mod storage;
+mod sweep;
 
 use super::ReportError;
 use super::document::{Section, SectionContext};
@@ -26,13 +27,14 @@ use super::document::{Section, SectionContext};
 pub(super) type Builder = fn(&SectionContext, &mut Vec<Section>) -> Result<(), ReportError>;
 
 /// Every section, in the order the report shows them.
-pub(super) const ALL: [Builder; 16] = [
+pub(super) const ALL: [Builder; 17] = [
     // First: a faulted run says so before any verdict is read.
     faults::faults,
     claims::claims,
     latency::latency,
     storage::storage,
     growth::growth,
+    sweep::sweep,
     event_log::event_log,
     search_quality::search_quality,
     round_trips::round_trips,
