@@ -372,6 +372,8 @@ pub fn fitted(title: &str, y_desc: &str, series: &[Fitted]) -> Result<String, Ch
         chart
             .configure_mesh()
             .x_desc("entities seeded")
+            // A log axis's minor lines at every unit would grey the chart out.
+            .max_light_lines(2)
             .y_desc(y_desc)
             .x_label_formatter(&|x| size_label(*x))
             .label_style(("sans-serif", 11))
@@ -419,6 +421,8 @@ pub fn residuals(title: &str, curves: &[Curve]) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .x_desc("entities seeded")
+            // A log axis's minor lines at every unit would grey the chart out.
+            .max_light_lines(2)
             .y_desc("measured vs fitted (%)")
             .x_label_formatter(&|x| size_label(*x))
             .label_style(("sans-serif", 11))

@@ -50,6 +50,12 @@ pub(super) fn search_quality(
                     .into()
             }
         )));
+        let server = first.designs.iter().any(|d| d.design.over_the_network());
+        blocks.push(Block::Para(if server {
+            "A real Qdrant server was measured too, over gRPC with the same graph settings and its planner's defaults: its timings include its network hop and request handling, so nothing is added to them; its graph's bytes are not visible through its API.".into()
+        } else {
+            "No Qdrant server was measured in this run: `ARCHBENCH_QDRANT_URL` (for example the compose profile `qdrant` on http://localhost:6334) adds one, measured over gRPC with the same vectors, queries and graph settings.".into()
+        }));
     }
     let mut rows = Vec::new();
     let mut frontier_rows = Vec::new();
@@ -122,7 +128,7 @@ fn summary_row(
                 .unwrap_or_else(|| format!("never reached (best {:.3})", best(d)))
         },
         |p| {
-            let hop = if d.design.is_qdrant() && rtt > 0.0 {
+            let hop = if d.design.is_qdrant() && !d.design.over_the_network() && rtt > 0.0 {
                 format!(
                     " in-process; + {rtt:.2} ms round trip = {:.2} ms",
                     p.p50_ms + rtt
