@@ -109,6 +109,20 @@ pub struct DesignQuality {
 }
 
 impl DesignQuality {
+    /// A design with no figures, and `why` as its note.
+    pub fn not_measured(design: SearchDesign, k: u32, why: String) -> DesignQuality {
+        DesignQuality {
+            design,
+            k,
+            recall_at_k: 0.0,
+            frontier: Vec::new(),
+            index_bytes: 0,
+            build_seconds: 0.0,
+            plan: String::new(),
+            note: Some(why),
+        }
+    }
+
     /// The fastest frontier point (by p50) whose recall reaches `target`, if any.
     pub fn at_recall(&self, target: f64) -> Option<&FrontierPoint> {
         self.frontier

@@ -106,12 +106,7 @@ pub(super) async fn frontier(
             times.push(t.elapsed());
             recall += q.truth.recall(&found);
         }
-        points.push(FrontierPoint {
-            ef_search: ef,
-            recall: recall / queries.len().max(1) as f64,
-            p50_ms: nearest_rank_ms(&mut times, 0.50),
-            p99_ms: nearest_rank_ms(&mut times, 0.99),
-        });
+        points.push(point(ef, &mut times, recall));
     }
     // Back to the system's own settings (the connection returns to its pool).
     set(conn, "RESET enable_indexscan".into()).await?;
@@ -185,6 +180,21 @@ where
         query.bind(q.user)
     };
     query.fetch_all(&mut *conn).await
+}
+
+/// A frontier point from one timed pass over the query set: each query's latency,
+/// and the recalls summed (their mean is the point's recall).
+pub(super) fn point(
+    ef_search: Option<u32>,
+    times: &mut [std::time::Duration],
+    recall_sum: f64,
+) -> FrontierPoint {
+    FrontierPoint {
+        ef_search,
+        recall: recall_sum / times.len().max(1) as f64,
+        p50_ms: nearest_rank_ms(times, 0.50),
+        p99_ms: nearest_rank_ms(times, 0.99),
+    }
 }
 
 /// Recall at the system's `ef_search`: the frontier's point at it, else the nearest.

@@ -265,19 +265,14 @@ async fn variants(
         let partial = SearchDesign::PartialHnswPerUser;
         out.push(measure(search, &target(partial), partial, (queries, k), cfg, built).await?);
     } else {
-        out.push(DesignQuality {
-            design: SearchDesign::PartialHnswPerUser,
+        out.push(DesignQuality::not_measured(
+            SearchDesign::PartialHnswPerUser,
             k,
-            recall_at_k: 0.0,
-            frontier: Vec::new(),
-            index_bytes: 0,
-            build_seconds: 0.0,
-            plan: String::new(),
-            note: Some(format!(
+            format!(
                 "not measured: {users} users exceed max_partial_users = {}",
                 cfg.max_partial_users
-            )),
-        });
+            ),
+        ));
     }
     sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {SCRATCH} CASCADE")))
         .execute(pool)
@@ -347,18 +342,11 @@ async fn qdrant_designs(
     k: u32,
     _cfg: &SearchQualityProbe,
 ) -> Result<Vec<DesignQuality>, ProbeError> {
-    Ok(vec![DesignQuality {
-        design: SearchDesign::QdrantDefault,
+    Ok(vec![DesignQuality::not_measured(
+        SearchDesign::QdrantDefault,
         k,
-        recall_at_k: 0.0,
-        frontier: Vec::new(),
-        index_bytes: 0,
-        build_seconds: 0.0,
-        plan: String::new(),
-        note: Some(
-            "not measured: this archbench was built without the `qdrant` feature (cargo build --features qdrant)".into(),
-        ),
-    }])
+        "not measured: this archbench was built without the `qdrant` feature (cargo build --features qdrant)".into(),
+    )])
 }
 
 /// Builds a design's indexes one after another; their total size and wall time.

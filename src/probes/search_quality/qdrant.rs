@@ -27,8 +27,8 @@ use qdrant_edge::{
 use uuid::Uuid;
 
 use super::ProbeError;
+use super::frontier;
 use super::truth::Query;
-use crate::probes::nearest_rank_ms;
 use crate::results::search_quality::{DesignQuality, FrontierPoint, SearchDesign};
 
 /// The crate measured, for the report.
@@ -137,13 +137,7 @@ fn one_design(
     for &ef in sweep {
         frontier.push(sweep_point(&shard, queries, k, ef, stop)?);
     }
-    let recall_at_k = match system_ef {
-        Some(ef) => frontier
-            .iter()
-            .min_by_key(|p| p.ef_search.unwrap_or(0).abs_diff(ef))
-            .map_or(0.0, |p| p.recall),
-        None => frontier.last().map_or(0.0, |p| p.recall),
-    };
+    let recall_at_k = frontier::recall_at(&frontier, system_ef);
     Ok(DesignQuality {
         design,
         k,
@@ -223,12 +217,7 @@ fn sweep_point(
         times.push(started.elapsed());
         recall += q.truth.recall(&found);
     }
-    Ok(FrontierPoint {
-        ef_search: Some(ef),
-        recall: recall / queries.len().max(1) as f64,
-        p50_ms: nearest_rank_ms(&mut times, 0.50),
-        p99_ms: nearest_rank_ms(&mut times, 0.99),
-    })
+    Ok(frontier::point(Some(ef), &mut times, recall))
 }
 
 fn search(shard: &EdgeShard, q: &Query, k: u32, ef: u32) -> Result<Vec<Uuid>, ProbeError> {

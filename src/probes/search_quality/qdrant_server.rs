@@ -18,9 +18,9 @@ use qdrant_client::qdrant::{
 use qdrant_client::{Payload, Qdrant};
 use uuid::Uuid;
 
+use super::frontier;
 use super::qdrant::{EF_CONSTRUCT, M, Row, USER_FIELD};
 use super::truth::Query;
-use crate::probes::nearest_rank_ms;
 use crate::results::search_quality::{DesignQuality, FrontierPoint, SearchDesign};
 
 /// The variable that names the server.
@@ -163,13 +163,7 @@ async fn measure(
     for &ef in sweep {
         frontier.push(sweep_point(client, collection, queries, k, ef).await?);
     }
-    let recall_at_k = match system_ef {
-        Some(ef) => frontier
-            .iter()
-            .min_by_key(|p| p.ef_search.unwrap_or(0).abs_diff(ef))
-            .map_or(0.0, |p| p.recall),
-        None => frontier.last().map_or(0.0, |p| p.recall),
-    };
+    let recall_at_k = frontier::recall_at(&frontier, system_ef);
     let quality = DesignQuality {
         design: SearchDesign::QdrantServer,
         k,
@@ -236,12 +230,7 @@ async fn sweep_point(
         times.push(started.elapsed());
         recall += q.truth.recall(&found);
     }
-    Ok(FrontierPoint {
-        ef_search: Some(ef),
-        recall: recall / queries.len().max(1) as f64,
-        p50_ms: nearest_rank_ms(&mut times, 0.50),
-        p99_ms: nearest_rank_ms(&mut times, 0.99),
-    })
+    Ok(frontier::point(Some(ef), &mut times, recall))
 }
 
 async fn search(
@@ -270,19 +259,14 @@ async fn search(
 }
 
 fn not_measured(endpoint: &Endpoint, k: u32, error: String) -> DesignQuality {
-    DesignQuality {
-        design: SearchDesign::QdrantServer,
+    DesignQuality::not_measured(
+        SearchDesign::QdrantServer,
         k,
-        recall_at_k: 0.0,
-        frontier: Vec::new(),
-        index_bytes: 0,
-        build_seconds: 0.0,
-        plan: String::new(),
-        note: Some(format!(
+        format!(
             "not measured: the Qdrant server at {} ({URL_VARIABLE}) failed: {error}; start it (docker compose --profile qdrant up -d) or unset {URL_VARIABLE}",
             endpoint.shown()
-        )),
-    }
+        ),
+    )
 }
 
 /// Drops the probe's collection when the probe ends, however it ends.
