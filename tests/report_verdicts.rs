@@ -306,3 +306,94 @@ fn the_probes_carry_their_verdicts_and_come_in_with_another_file() {
         }
     }
 }
+
+/// Probes taken from a run on loopback (`--with`) are judged with that run's round
+/// trip, not the main run's: pgvector's timings there hold no hop, so none is added
+/// to Qdrant's either.
+#[test]
+fn probes_from_another_run_are_judged_with_that_runs_network() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut other: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("reports/example/results.json")).unwrap())
+            .unwrap();
+    assert!(
+        other["environment"]["network"].is_object(),
+        "the example ran same-region"
+    );
+    other["environment"]
+        .as_object_mut()
+        .unwrap()
+        .remove("network");
+    let loopback = dir.path().join("loopback.json");
+    std::fs::write(&loopback, serde_json::to_vec(&other).unwrap()).unwrap();
+    let out = dir.path().join("report");
+    let o = Command::new(env!("CARGO_BIN_EXE_archbench"))
+        .current_dir(root)
+        .args(["report", "reports/example/results.json", "--with"])
+        .arg(&loopback)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let vectors = json["evaluation"]["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "matrix-vectors")
+        .unwrap()
+        .clone();
+    let reason = vectors["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("loopback: no network hop added"),
+        "{reason}"
+    );
+}
+
+/// The example's scale sweep (`reports/example/sweep/`, five sizes): `report --sweep`
+/// fits both systems' metrics over the five sizes, shows the section, and every cost
+/// curve it applies comes from a fit whose interval excludes zero.
+#[test]
+fn the_example_sweep_is_fitted_and_only_clear_growth_reaches_the_cost() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_archbench"))
+        .current_dir(root)
+        .args([
+            "report",
+            "reports/example/results.json",
+            "--sweep",
+            "reports/example/sweep/sweep.json",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let series = json["growth"]["series"].as_array().unwrap();
+    for system in ["v02", "v03"] {
+        let s = series
+            .iter()
+            .find(|s| s["system"] == system && s["metric"] == "latency_p99")
+            .unwrap();
+        assert_eq!(s["points"].as_array().unwrap().len(), 5, "{s}");
+    }
+    for curve in json["cost"]["curves"].as_array().unwrap() {
+        let s = series
+            .iter()
+            .find(|s| s["system"] == curve["system"] && s["fit"]["exponent"] == curve["exponent"])
+            .unwrap_or_else(|| panic!("{curve} comes from a fitted series"));
+        let (b, margin) = (
+            s["fit"]["exponent"].as_f64().unwrap(),
+            s["fit"]["exponent_margin"].as_f64().unwrap(),
+        );
+        assert!(b.abs() > margin, "{s}");
+    }
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(md.contains("Growth across the scale sweep"), "{md}");
+}

@@ -11,6 +11,10 @@ const T_975: [f64; 30] = [
     2.052, 2.048, 2.045, 2.042,
 ];
 
+/// A point further than this from the fitted curve (as a fraction of it) means the
+/// metric does not follow a power law over these sizes.
+pub const POOR_FIT: f64 = 0.25;
+
 fn t_975(degrees_of_freedom: usize) -> f64 {
     T_975
         .get(degrees_of_freedom.saturating_sub(1))
@@ -130,11 +134,28 @@ impl PowerFit {
             .fold(0.0, f64::max)
     }
 
-    /// The exponent with its interval: "0.52 ± 0.08", or "0.52 (2 sizes)".
+    /// Whether the power law follows the points: no point further than
+    /// [`POOR_FIT`] from the curve. A knee (a plan that changes at some size) shows
+    /// as one point far off a curve drawn through the rest.
+    pub fn follows(&self) -> bool {
+        self.worst_residual() <= POOR_FIT
+    }
+
+    /// The point furthest from the curve: (x, measured ÷ fitted − 1).
+    pub fn worst_point(&self) -> Option<(f64, f64)> {
+        self.residuals
+            .iter()
+            .copied()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+    }
+
+    /// The exponent with its interval: "0.52 ± 0.08", or "0.52 (2 sizes)"; three
+    /// decimals below 0.1, where two would print a real but small slope as zero.
     pub fn exponent_text(&self) -> String {
+        let digits = if self.exponent.abs() < 0.1 { 3 } else { 2 };
         match self.exponent_margin {
-            Some(m) => format!("{:.2} ± {:.2}", self.exponent, m),
-            None => format!("{:.2} (2 sizes)", self.exponent),
+            Some(m) => format!("{:.digits$} ± {:.digits$}", self.exponent, m),
+            None => format!("{:.digits$} (2 sizes)", self.exponent),
         }
     }
 
@@ -157,7 +178,7 @@ mod tests {
         let f = PowerFit::fit(&points).unwrap();
         assert!((f.exponent - 0.5).abs() < 1e-9, "{}", f.exponent);
         assert!((f.coefficient - 0.5).abs() < 1e-9);
-        assert!(f.worst_residual() < 1e-9);
+        assert!(f.worst_residual() < 1e-9 && f.follows());
         assert_eq!(f.trend(), Trend::Grows);
         assert!((f.at(2.56e5) - 0.5 * 2.56e5_f64.sqrt()).abs() < 1e-6);
         assert!((f.extrapolation(6.4e5) - 10.0).abs() < 1e-9);
@@ -193,5 +214,27 @@ mod tests {
         assert!(PowerFit::fit(&[(5.0, 1.0), (5.0, 2.0)]).is_none());
         assert!(PowerFit::fit(&[(1.0, f64::NAN), (2.0, 1.0)]).is_none());
         assert!(PowerFit::fit(&[(1.0, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn a_knee_at_the_largest_size_is_a_poor_fit_named_by_its_point() {
+        // Flat, then six times higher at the last size: no power law follows it.
+        let f = PowerFit::fit(&[
+            (2_500.0, 0.8),
+            (5_000.0, 0.9),
+            (10_000.0, 0.85),
+            (20_000.0, 1.0),
+            (40_000.0, 6.0),
+        ])
+        .unwrap();
+        assert!(!f.follows(), "{:?}", f.residuals);
+        assert_eq!(f.worst_point().unwrap().0, 40_000.0);
+        assert_eq!(f.exponent_text().matches('.').count(), 2);
+        let small = PowerFit::fit(&[(1.0, 1.0), (2.0, 1.0 + 1e-3), (4.0, 1.0 + 2e-3)]).unwrap();
+        assert!(
+            small.exponent_text().starts_with("0.00"),
+            "{}",
+            small.exponent_text()
+        );
     }
 }

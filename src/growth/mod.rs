@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use fit::{PowerFit, Trend};
+pub use fit::{POOR_FIT, PowerFit, Trend};
 
 use crate::cost::{UnitUsage, UsageCurve, UsageField};
 use crate::numbers::thousands;
@@ -106,14 +106,14 @@ impl Series {
         }
     }
 
-    /// Whether the cost projection uses this fit: a per-op cost figure whose growth
-    /// (or shrinkage) the sizes tell from noise at 95%.
+    /// Whether the cost projection uses this fit: a per-op cost figure that follows
+    /// a power law and whose growth (or shrinkage) the sizes tell from noise at 95%.
     pub fn used_in_cost(&self) -> bool {
         self.metric.usage_field().is_some()
             && self
                 .fit
                 .as_ref()
-                .is_some_and(|f| matches!(f.trend(), Trend::Grows | Trend::Shrinks))
+                .is_some_and(|f| f.follows() && matches!(f.trend(), Trend::Grows | Trend::Shrinks))
     }
 }
 

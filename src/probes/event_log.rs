@@ -16,6 +16,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use rand::{Rng, SeedableRng};
 // Statements are built from the probe's own table names and integers, never from
 // input text: safe to format.
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::results::event_log::{
@@ -175,12 +176,13 @@ const FIRST_USER: i64 = 3_000_000_000;
 /// Runs the probe: each size for both designs, with retention at the size with the
 /// most months.
 pub async fn probe(
-    pool: &PgPool,
+    meter: &PgPool,
     cfg: &EventLogConfig,
     seed: u64,
     out: &mut (impl std::io::Write + Send),
 ) -> Result<EventLogProbe, ProbeError> {
     let started = Instant::now();
+    let pool = &own_pool(meter, cfg.writers).await?;
     // Whole days, so that chunks (a day) and the month dropped align to the events.
     let end = Utc::now()
         .duration_trunc(TimeDelta::days(1))
@@ -234,6 +236,20 @@ pub async fn probe(
         designs,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The probe's own connections, to the meter's database: one per writer, the
+/// appender's and the timed queries'. On the harness's two-connection meter the
+/// writers took turns (fewer at once than the design says), and at 24M events on one
+/// vCPU a writer queued behind the others' day-long statements timed out; here
+/// waiting for a connection is queueing, never a failure.
+async fn own_pool(meter: &PgPool, writers: usize) -> Result<PgPool, ProbeError> {
+    PgPoolOptions::new()
+        .max_connections(writers as u32 + 2)
+        .acquire_timeout(Duration::from_secs(3_600))
+        .connect_with((*meter.connect_options()).clone())
+        .await
+        .map_err(sql("opening the probe's connections"))
 }
 
 async fn drop_scratch(pool: &PgPool) -> Result<(), ProbeError> {

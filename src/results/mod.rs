@@ -130,8 +130,12 @@ impl Results {
             self.event_log_probe = Some(probe);
             taken.push("the event-log probe".to_string());
         }
+        // The other run's network, not this one's, is in its probes' timings.
+        let round_trip = other.environment.postgres_round_trip_ms();
         for (name, s) in other.systems {
-            if let (Some(quality), Some(mine)) = (s.search_quality, self.systems.get_mut(&name)) {
+            if let (Some(mut quality), Some(mine)) = (s.search_quality, self.systems.get_mut(&name))
+            {
+                quality.round_trip_ms = Some(round_trip);
                 mine.search_quality = Some(quality);
                 taken.push(format!("{name}'s search quality"));
             }

@@ -162,4 +162,17 @@ pub struct SearchQuality {
     pub designs: Vec<DesignQuality>,
     /// Probe wall time, seconds.
     pub wall_seconds: f64,
+    /// The round trip to PostgreSQL of the network profile the probe ran under, ms,
+    /// when it came from another run (`report --with`): pgvector's timings hold that
+    /// hop, not the main run's. Absent: the run's own environment says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip_ms: Option<f64>,
+}
+
+impl SearchQuality {
+    /// The round trip the probe's pgvector timings hold, ms: its own when it came
+    /// from another run, else `run`'s.
+    pub fn round_trip_ms(&self, run: f64) -> f64 {
+        self.round_trip_ms.unwrap_or(run)
+    }
 }

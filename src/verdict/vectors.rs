@@ -53,7 +53,8 @@ pub(super) fn vector_choice(context: &Context, out: Verdict) -> Verdict {
             "no search-quality probe in the results (`[search_quality]` in the scenario)",
         );
     };
-    judge(q, context.results.environment.postgres_round_trip_ms(), out)
+    let run = context.results.environment.postgres_round_trip_ms();
+    judge(q, q.round_trip_ms(run), out)
 }
 
 /// The rule on the probe's designs; `rtt` is the network profile's round trip to
@@ -172,6 +173,7 @@ mod tests {
             embedding: "e".into(),
             designs,
             wall_seconds: 1.0,
+            round_trip_ms: None,
         }
     }
 

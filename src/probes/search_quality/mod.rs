@@ -103,6 +103,7 @@ pub async fn probe(
         embedding: embedding::DESCRIPTION.to_string(),
         designs,
         wall_seconds: started.elapsed().as_secs_f64(),
+        round_trip_ms: None,
     })
 }
 

@@ -32,7 +32,7 @@ pub(super) fn search_quality(
          its own index alone. Embedding: {}.",
         first.queries, first.k, first.embedding
     ))];
-    let rtt = context.report.results.environment.postgres_round_trip_ms();
+    let rtt = first.round_trip_ms(context.report.results.environment.postgres_round_trip_ms());
     if first.designs.iter().any(|d| d.design.is_qdrant()) {
         blocks.push(Block::Para(format!(
             "Decision 3's option B: Qdrant's engine in-process (qdrant-edge 0.6.0, the \

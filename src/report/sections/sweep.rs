@@ -37,7 +37,14 @@ fn row(s: &Series) -> Vec<String> {
         Some(f) => (
             f.exponent_text(),
             format!("{:.1}%", f.worst_residual() * 100.0),
-            f.trend().label().to_string(),
+            match f.worst_point().filter(|_| !f.follows()) {
+                Some((x, r)) => format!(
+                    "not a power law: {:+.0}% off the curve at {} entities",
+                    r * 100.0,
+                    thousands(x as u64)
+                ),
+                None => f.trend().label().to_string(),
+            },
         ),
         None => (
             "—".into(),
@@ -45,9 +52,11 @@ fn row(s: &Series) -> Vec<String> {
             "no fit (a zero value, or one size)".into(),
         ),
     };
+    let poor = s.fit.as_ref().is_some_and(|f| !f.follows());
     let used = match (s.metric.usage_field(), s.used_in_cost()) {
         (None, _) => "not a cost figure",
         (Some(_), true) => "yes: scales each tier",
+        (Some(_), false) if poor => "no: no curve to follow; the run's figure stands",
         (Some(_), false) => "no: the run's figure stands",
     };
     vec![
@@ -134,9 +143,12 @@ pub(super) fn sweep(
         ],
         growth.series.iter().map(row).collect(),
     )));
+    if let Some(knees) = knees(growth) {
+        blocks.push(Block::Para(knees));
+    }
     blocks.push(Block::Para(
         curves_note(&context.report.cost).unwrap_or_else(|| {
-            "The cost projection uses none of these fits: no per-op cost figure grows or shrinks beyond the sweep's noise (or the sweep has two sizes), so the run's measured figures stand at every tier — costs then scale linearly with users.".into()
+            "The cost projection uses none of these fits: no per-op cost figure both follows a power law and grows or shrinks beyond the sweep's noise, so the run's measured figures stand at every tier — costs then scale linearly with users.".into()
         }),
     ));
     let mut charts_out = Vec::new();
@@ -188,6 +200,33 @@ pub(super) fn sweep(
         blocks,
     });
     Ok(())
+}
+
+/// The series no power law follows, each with the point furthest off: where a plan
+/// changed with size, the cost projection's linear figures understate beyond it.
+fn knees(growth: &Growth) -> Option<String> {
+    let each: Vec<String> = growth
+        .series
+        .iter()
+        .filter_map(|s| {
+            let f = s.fit.as_ref().filter(|f| !f.follows())?;
+            let (x, r) = f.worst_point()?;
+            Some(format!(
+                "{} {} ({:+.0}% off the curve at {} entities)",
+                label(&s.system),
+                s.metric.label(),
+                r * 100.0,
+                thousands(x as u64)
+            ))
+        })
+        .collect();
+    (!each.is_empty()).then(|| {
+        format!(
+            "No power law follows {} (a point more than {:.0}% off the curve): a knee — a plan or a cache that changes at some size — rather than a steady growth. Those are not extrapolated; where the knee is at the largest sizes, the run's figure understates every larger tier.",
+            each.join("; "),
+            crate::growth::POOR_FIT * 100.0
+        )
+    })
 }
 
 fn method(growth: &Growth) -> String {
