@@ -26,9 +26,20 @@ fn scenario(dir: &Path) -> PathBuf {
 /// Starts a run, waits for a stdout line containing `marker`, sends `signals` SIGINTs,
 /// and returns the exit code and the time from the first signal to the exit.
 fn interrupt_at(root: &Path, out: &Path, marker: &str, signals: usize) -> (Option<i32>, Duration) {
+    interrupt_run(&scenario(root), root, out, marker, signals)
+}
+
+/// As [`interrupt_at`], for the scenario at `scenario`.
+fn interrupt_run(
+    scenario: &Path,
+    root: &Path,
+    out: &Path,
+    marker: &str,
+    signals: usize,
+) -> (Option<i32>, Duration) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_archbench"))
         .arg("run")
-        .arg(scenario(root))
+        .arg(scenario)
         .args(["--stores", "local", "--no-report", "--run-root"])
         .arg(root)
         .arg("--out")
@@ -109,5 +120,50 @@ fn a_second_ctrl_c_exits_at_once_and_still_stops_the_stores() {
     assert_eq!(code, Some(130));
     assert!(took < Duration::from_secs(10), "took {took:?}");
     let _ = std::fs::remove_dir_all(&out);
+    assert_nothing_left(root.path());
+}
+
+/// Ctrl-C during the event-log probe's second size keeps the first size of both
+/// designs: a long full-size probe is not all or nothing.
+#[test]
+fn ctrl_c_in_the_event_log_probe_keeps_the_sizes_it_finished() {
+    let root = run_root();
+    let out = root.path().join("out");
+    let smoke =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.toml"))
+            .unwrap();
+    // A second size of 3.6M events: long enough to be interrupted in.
+    let edited = smoke.replace(
+        "sizes = [{ users = 20, months = 1 }, { users = 20, months = 2 }]",
+        "sizes = [{ users = 20, months = 1 }, { users = 2000, months = 3 }]",
+    );
+    assert_ne!(edited, smoke, "smoke.toml's [event_log] sizes moved");
+    let scenario = root.path().join("interrupt.toml");
+    std::fs::write(&scenario, edited).unwrap();
+    let (code, took) = interrupt_run(
+        &scenario,
+        root.path(),
+        &out,
+        "event-log probe: v02 — 2000 users",
+        1,
+    );
+    assert_eq!(code, Some(1), "an incomplete run exits 1");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let r = Results::read(&out.join("results.json")).unwrap();
+    assert_eq!(r.stopped_in, Some(RunStage::EventLogProbe));
+    let probe = r.event_log_probe.expect("the finished size is kept");
+    for design in ["v02", "v03"] {
+        let sizes = &probe.designs[design].sizes;
+        assert_eq!(sizes.len(), 1, "{design}: {sizes:?}");
+        assert_eq!(sizes[0].events, 20 * 30 * 20, "{design}");
+    }
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("stopped after 2 of 4 design sizes")),
+        "{:?}",
+        r.notes
+    );
+    std::fs::remove_dir_all(&out).unwrap();
     assert_nothing_left(root.path());
 }

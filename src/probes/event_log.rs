@@ -173,21 +173,43 @@ struct Slice {
 /// Users of the probe start here, apart from every seeded and probe user.
 const FIRST_USER: i64 = 3_000_000_000;
 
-/// Runs the probe: each size for both designs, with retention at the size with the
-/// most months.
+/// The probe's record before any size: how it runs, no sizes yet. [`probe`] fills
+/// it size by size, so that what finished is kept when a later size fails or the
+/// run is interrupted.
+pub fn started(cfg: &EventLogConfig) -> EventLogProbe {
+    EventLogProbe {
+        design: format!(
+            "both designs in a scratch schema of the same PostgreSQL, each size built afresh: \
+             {} events per user per day spread evenly over whole days, {} concurrent writers \
+             (each a slice of the users, day by day in time order, rows generated inside \
+             PostgreSQL); queries one at a time on one connection, {} each, alone and while \
+             one writer appends newer events; retention drops the oldest 30 days at the size \
+             with the most months",
+            cfg.events_per_user_per_day, cfg.writers, cfg.samples
+        ),
+        writers: cfg.writers,
+        events_per_user_per_day: cfg.events_per_user_per_day,
+        designs: BTreeMap::new(),
+        wall_seconds: 0.0,
+    }
+}
+
+/// Runs the probe into `found` (from [`started`]): each size for both designs, with
+/// retention at the size with the most months. Every finished size is in `found` as
+/// soon as it finishes.
 pub async fn probe(
     meter: &PgPool,
     cfg: &EventLogConfig,
     seed: u64,
     out: &mut (impl std::io::Write + Send),
-) -> Result<EventLogProbe, ProbeError> {
+    found: &mut EventLogProbe,
+) -> Result<(), ProbeError> {
     let started = Instant::now();
     let pool = &own_pool(meter, cfg.writers).await?;
     // Whole days, so that chunks (a day) and the month dropped align to the events.
     let end = Utc::now()
         .duration_trunc(TimeDelta::days(1))
         .unwrap_or_else(|_| Utc::now());
-    let mut designs: BTreeMap<String, EventLogDesign> = BTreeMap::new();
     let retention_at = (0..cfg.sizes.len())
         .max_by_key(|i| (cfg.sizes[*i].months, cfg.sizes[*i].users))
         .unwrap_or(0);
@@ -201,41 +223,30 @@ pub async fn probe(
                 size.months,
                 cfg.events(size)
             );
-            let found = one_size(pool, design, cfg, size, end, seed).await?;
+            let measured = one_size(pool, design, cfg, size, end, seed).await?;
             let retention = if i == retention_at && size.months >= 2 {
                 Some(retention(pool, design, cfg, size, end, seed).await?)
             } else {
                 None
             };
-            let entry = designs
+            let entry = found
+                .designs
                 .entry(design.key.to_string())
                 .or_insert_with(|| EventLogDesign {
                     design: design.describe().to_string(),
                     sizes: Vec::new(),
                     retention: None,
                 });
-            entry.sizes.push(found);
+            entry.sizes.push(measured);
             if retention.is_some() {
                 entry.retention = retention;
             }
+            found.wall_seconds = started.elapsed().as_secs_f64();
         }
     }
     drop_scratch(pool).await?;
-    Ok(EventLogProbe {
-        design: format!(
-            "both designs in a scratch schema of the same PostgreSQL, each size built afresh: \
-             {} events per user per day spread evenly over whole days, {} concurrent writers \
-             (each a slice of the users, day by day in time order, rows generated inside \
-             PostgreSQL); queries one at a time on one connection, {} each, alone and while \
-             one writer appends newer events; retention drops the oldest 30 days at the size \
-             with the most months",
-            cfg.events_per_user_per_day, cfg.writers, cfg.samples
-        ),
-        writers: cfg.writers,
-        events_per_user_per_day: cfg.events_per_user_per_day,
-        designs,
-        wall_seconds: started.elapsed().as_secs_f64(),
-    })
+    found.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(())
 }
 
 /// The probe's own connections, to the meter's database: one per writer, the

@@ -44,14 +44,26 @@ pub(super) async fn probe(
     )?;
     // Ctrl-C drops the probe between statements; its scratch schema is dropped by
     // the next probe's first step.
-    let run = event_log::probe(pool, cfg, scenario.rng_seed, out);
-    match inputs.watch.unless_signalled(run).await {
+    let mut found = event_log::started(cfg);
+    let run = event_log::probe(pool, cfg, scenario.rng_seed, out, &mut found);
+    let outcome = inputs.watch.unless_signalled(run).await;
+    let finished: usize = found.designs.values().map(|d| d.sizes.len()).sum();
+    let planned = cfg.sizes.len() * 2;
+    match outcome {
+        Some(Ok(())) => {}
         None => measured.stopped_in = Some(RunStage::EventLogProbe),
-        Some(Ok(found)) => measured.event_log_probe = Some(found),
         Some(Err(e)) => {
             measured.complete = false;
             measured.notes.push(e.to_string());
         }
+    }
+    if finished > 0 && finished < planned {
+        measured.notes.push(format!(
+            "event-log probe stopped after {finished} of {planned} design sizes: the finished ones are kept"
+        ));
+    }
+    if finished > 0 {
+        measured.event_log_probe = Some(found);
     }
     Ok(())
 }

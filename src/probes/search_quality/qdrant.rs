@@ -48,7 +48,7 @@ pub(super) const USER_FIELD: &str = "user_id";
 /// One stored vector: its id, its user, the vector.
 pub(super) type Row = (Uuid, i64, Vec<f32>);
 
-/// Both configurations, each built in its own folder under `scratch` (removed after).
+/// Both configurations, each built in its own folder under `scratch` (both removed after).
 pub(super) fn designs(
     rows: &[Row],
     queries: &[Query],
@@ -81,6 +81,8 @@ pub(super) fn designs(
             stop,
         );
         let _ = std::fs::remove_dir_all(&folder);
+        // The run's scratch folder too, once empty (the next design makes it again).
+        let _ = std::fs::remove_dir(scratch);
         let mut quality = result?;
         quality.plan = format!(
             "{ENGINE}: HNSW m {M}, ef_construct {EF_CONSTRUCT}, integer payload index on {USER_FIELD}, full_scan_threshold {threshold} KB; a user's vectors weigh {kb_per_user:.0} KB on average, so {}",
