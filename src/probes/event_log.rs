@@ -173,9 +173,7 @@ struct Slice {
 /// Users of the probe start here, apart from every seeded and probe user.
 const FIRST_USER: i64 = 3_000_000_000;
 
-/// The probe's record before any size: how it runs, no sizes yet. [`probe`] fills
-/// it size by size, so that what finished is kept when a later size fails or the
-/// run is interrupted.
+/// The probe's record before any size, which [`probe`] fills size by size.
 pub fn started(cfg: &EventLogConfig) -> EventLogProbe {
     EventLogProbe {
         design: format!(
@@ -194,9 +192,8 @@ pub fn started(cfg: &EventLogConfig) -> EventLogProbe {
     }
 }
 
-/// Runs the probe into `found` (from [`started`]): each size for both designs, with
-/// retention at the size with the most months. Every finished size is in `found` as
-/// soon as it finishes.
+/// Runs the probe into `found` (from [`started`]), each size kept as it finishes;
+/// retention at the size with the most months.
 pub async fn probe(
     meter: &PgPool,
     cfg: &EventLogConfig,
@@ -249,11 +246,7 @@ pub async fn probe(
     Ok(())
 }
 
-/// The probe's own connections, to the meter's database: one per writer, the
-/// appender's and the timed queries'. On the harness's two-connection meter the
-/// writers took turns (fewer at once than the design says), and at 24M events on one
-/// vCPU a writer queued behind the others' day-long statements timed out; here
-/// waiting for a connection is queueing, never a failure.
+/// Its own connections (a writer each, the appender's, the queries'), not the meter's two.
 async fn own_pool(meter: &PgPool, writers: usize) -> Result<PgPool, ProbeError> {
     PgPoolOptions::new()
         .max_connections(writers as u32 + 2)
