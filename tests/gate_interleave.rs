@@ -155,30 +155,48 @@ fn an_interleaved_job_passes_aa_catches_a_delay_and_measures_its_rates() {
     let candidate = read(faulted.join("candidate.json"));
     assert_eq!(candidate["injected_delays"][0]["op"], "create");
 
-    // The rates: windows of 2 + 2 over the 10 A/A runs (7 windows, mirrored: 14).
-    let o = archbench(&[
-        "gate",
-        "rates",
-        "--interleaved-aa",
-        aa.to_str().unwrap(),
-        "--interleaved-faulted",
-        faulted.to_str().unwrap(),
-        "--pairs",
-        "2",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let rates: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(rates["aa_comparisons"], 14);
-    assert_eq!(rates["aa_gated_lines"], 14 * 7);
-    let create = rates["detection"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["op"] == "create")
-        .unwrap();
+    // The rates at the CI job's 5 pairs: one A/A window (mirrored: 2 comparisons) and
+    // the faulted job whole, which calls create.
+    let rates = |pairs: &str| {
+        let o = archbench(&[
+            "gate",
+            "rates",
+            "--interleaved-aa",
+            aa.to_str().unwrap(),
+            "--interleaved-faulted",
+            faulted.to_str().unwrap(),
+            "--pairs",
+            pairs,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let rates: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let create = rates["detection"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["op"] == "create")
+            .unwrap()
+            .clone();
+        (rates, create)
+    };
+    let (at5, create) = rates("5");
+    assert_eq!(at5["aa_comparisons"], 2);
     assert_eq!(create["comparisons"], 1);
     assert_eq!(create["detected"], 1);
+    // At 2 pairs: 7 A/A windows of the 10 runs (mirrored: 14), and the faulted job's 5
+    // pairs cut into 4 windows of 2 whole pairs, each a comparison.
+    let (at2, create) = rates("2");
+    assert_eq!(at2["aa_comparisons"], 14);
+    assert_eq!(at2["aa_gated_lines"], 14 * 7);
+    assert_eq!(create["comparisons"], 4);
+    assert!(
+        at2["detection_method"]
+            .as_str()
+            .unwrap()
+            .contains("10 runs: 4"),
+        "{at2}"
+    );
     // Windows wider than the series are refused, naming the option.
     let o = archbench(&[
         "gate",

@@ -9,6 +9,7 @@ use crate::gate::{
     propose, pull_request_comment, rates,
 };
 use crate::results::Results;
+use crate::results::interleaving::Side;
 use crate::run::RunOptions;
 
 /// The gate found a regression or an incomplete run (exit code 1).
@@ -182,8 +183,7 @@ pub fn rates(
                 .map(|folder| {
                     Ok(rates::InterleavedJob {
                         name: folder.display().to_string(),
-                        baseline: Results::read(&folder.join("baseline.json"))?,
-                        candidate: Results::read(&folder.join("candidate.json"))?,
+                        runs: job_runs(folder)?,
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -199,8 +199,14 @@ pub fn rates(
     Ok(measured)
 }
 
-/// The runs of an interleaved job's folder, in the order they ran (`runs/NN-side/`).
+/// The runs of an interleaved job's folder, in the order they ran.
 fn series(folder: &Path) -> anyhow::Result<Vec<crate::gate::interleave::Run>> {
+    Ok(job_runs(folder)?.into_iter().map(|(_, run)| run).collect())
+}
+
+/// The runs of an interleaved job's folder in the order they ran, each with the side
+/// its folder names (`runs/NN-baseline/`, `runs/NN-candidate/`).
+fn job_runs(folder: &Path) -> anyhow::Result<Vec<(Side, crate::gate::interleave::Run)>> {
     let runs = folder.join("runs");
     let mut folders: Vec<PathBuf> = std::fs::read_dir(&runs)
         .map_err(|e| {
@@ -216,11 +222,24 @@ fn series(folder: &Path) -> anyhow::Result<Vec<crate::gate::interleave::Run>> {
     folders
         .into_iter()
         .map(|f| {
+            let name = f.file_name().unwrap_or_default().to_string_lossy();
+            let side = [Side::Baseline, Side::Candidate]
+                .into_iter()
+                .find(|s| name.ends_with(&format!("-{}", s.name())))
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "{}: not a run of `gate interleave` (runs/NN-baseline or runs/NN-candidate)",
+                        f.display()
+                    ))
+                })?;
             let path = f.join("results.json");
-            Ok(crate::gate::interleave::Run {
-                results: Results::read(&path)?,
-                path,
-            })
+            Ok((
+                side,
+                crate::gate::interleave::Run {
+                    results: Results::read(&path)?,
+                    path,
+                },
+            ))
         })
         .collect()
 }

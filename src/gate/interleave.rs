@@ -240,6 +240,60 @@ pub fn same_build_windows(
     Ok(comparisons)
 }
 
+/// The windows of one interleaved job that a CI job of `per_side` pairs would have
+/// judged: `per_side` consecutive pairs, starting at a pair so that each side has
+/// `per_side` runs, as index ranges into the job's runs. A job of exactly `per_side`
+/// pairs is one window, itself.
+pub fn pair_windows(runs: usize, per_side: usize) -> Vec<std::ops::Range<usize>> {
+    let width = 2 * per_side;
+    if per_side == 0 || runs < width {
+        return Vec::new();
+    }
+    (0..=runs - width)
+        .step_by(2)
+        .map(|start| start..start + width)
+        .collect()
+}
+
+/// An interleaved job's comparisons at `per_side` runs a side, one per window of
+/// [`pair_windows`], each side combined from the window's runs of that side (the sides
+/// as the job ran them).
+pub fn job_windows(
+    runs: &[(Side, Run)],
+    per_side: usize,
+    binary: &str,
+) -> Result<Vec<(Results, Results)>, GateError> {
+    let mut comparisons = Vec::new();
+    for range in pair_windows(runs.len(), per_side) {
+        let window = &runs[range];
+        let sides: Vec<Side> = window.iter().map(|(side, _)| *side).collect();
+        let pick = |side: Side| -> Vec<&Run> {
+            window
+                .iter()
+                .filter(|(s, _)| *s == side)
+                .map(|(_, r)| r)
+                .collect()
+        };
+        let (baseline, candidate) = (pick(Side::Baseline), pick(Side::Candidate));
+        if baseline.len() != per_side || candidate.len() != per_side {
+            return Err(gate_error(
+                &window[0].1.path.display().to_string(),
+                "runs".into(),
+                format!(
+                    "the job's runs are not in pairs (order {}): a window of {per_side} pairs needs {per_side} runs a side",
+                    letters(&sides)
+                ),
+            ));
+        }
+        let order = letters(&sides);
+        comparisons.push((
+            combine(Side::Baseline, &order, &baseline, binary)?,
+            combine(Side::Candidate, &order, &candidate, binary)?,
+        ));
+    }
+    Ok(comparisons)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +309,26 @@ mod tests {
             let first = o.chunks(2).filter(|c| c[0] == Side::Baseline).count();
             assert_eq!(first, pairs.div_ceil(2));
         }
+    }
+
+    #[test]
+    fn a_job_is_cut_into_windows_of_whole_pairs() {
+        // 10 pairs judged 5 at a time: 6 windows, each starting at a pair.
+        let windows = pair_windows(20, 5);
+        assert_eq!(windows.len(), 6);
+        assert_eq!(windows[0], 0..10);
+        assert_eq!(windows[5], 10..20);
+        let sides = order(10);
+        for w in &windows {
+            let candidate = sides[w.clone()]
+                .iter()
+                .filter(|s| **s == Side::Candidate)
+                .count();
+            assert_eq!(candidate, 5, "{w:?}");
+        }
+        // A job of exactly the CI job's pairs is one window; a shorter one none.
+        assert_eq!(pair_windows(10, 5), [0..10]);
+        assert!(pair_windows(8, 5).is_empty());
+        assert!(pair_windows(8, 0).is_empty());
     }
 }

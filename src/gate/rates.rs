@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::interleave::Run;
 use super::{Comparison, GateError, GateOverrides, Verdict, compare, gate_error};
 use crate::escape::markdown as escape_md;
 use crate::results::Results;
+use crate::results::interleaving::Side;
 
 /// Results files, named.
 pub type NamedResults = (String, Results);
@@ -185,22 +187,23 @@ pub fn measure(
     Ok(rates)
 }
 
-/// One interleaved job whose candidate side had delays injected: its two sides.
+/// One interleaved job whose candidate side had delays injected: its runs in the
+/// order they ran, each with its side.
 pub struct InterleavedJob {
     /// The job's folder.
     pub name: String,
-    /// The baseline side, combined.
-    pub baseline: Results,
-    /// The candidate side, combined.
-    pub candidate: Results,
+    /// The runs.
+    pub runs: Vec<(Side, Run)>,
 }
 
 /// Measures the interleaved gate's rates: A/A comparisons from the windows of one
 /// series of runs of the same build ([`super::interleave::same_build_windows`]), and
-/// detection from interleaved jobs with delays injected into the candidate side, one
-/// comparison each.
+/// detection from interleaved jobs with delays injected into the candidate side: each
+/// window of `per_side` consecutive pairs of a job is one comparison
+/// ([`super::interleave::job_windows`]), so a job of more pairs than the CI job's
+/// gives a detection rate rather than one call.
 pub fn measure_interleaved(
-    series: &[super::interleave::Run],
+    series: &[Run],
     per_side: usize,
     jobs: &[InterleavedJob],
     overrides: &GateOverrides,
@@ -238,27 +241,38 @@ pub fn measure_interleaved(
     }
     rates.false_alarms = lines.into_values().collect();
     let mut found = BTreeMap::new();
+    let mut windows_per_job = Vec::new();
     for job in jobs {
         check_job(job, &series[0].results)?;
-        let report = compare(
-            &job.baseline,
-            &format!("{}/baseline", job.name),
-            &job.candidate,
-            &format!("{}/candidate", job.name),
-            overrides,
-        )?;
-        rates.alpha = report.config.alpha;
-        count_detection(&report, &job.candidate.injected_delays, &mut found);
+        let windows = super::interleave::job_windows(&job.runs, per_side, "the job's builds")?;
+        if windows.is_empty() {
+            return Err(gate_error(
+                &job.name,
+                "runs".into(),
+                format!(
+                    "{} runs: a detection job needs at least --pairs {per_side} pairs",
+                    job.runs.len()
+                ),
+            ));
+        }
+        for (i, (baseline, candidate)) in windows.iter().enumerate() {
+            let report = compare(
+                baseline,
+                &format!("{} window {}/baseline", job.name, i + 1),
+                candidate,
+                &format!("{} window {}/candidate", job.name, i + 1),
+                overrides,
+            )?;
+            rates.alpha = report.config.alpha;
+            count_detection(&report, &candidate.injected_delays, &mut found);
+        }
+        windows_per_job.push(format!("{} runs: {}", job.runs.len(), windows.len()));
     }
     rates.detection = detection_lines(found);
-    let runs: Vec<String> = jobs
-        .iter()
-        .map(|j| j.candidate.repeat.to_string())
-        .collect();
     rates.detection_method = format!(
-        "{} interleaved jobs, each its runs without delays against as many runs with them ({} per side), A B B A …, one comparison per job",
+        "{} interleaved jobs, runs without delays against runs with them, A B B A …; every window of {per_side} consecutive pairs of a job is one comparison ({}), and a job's windows overlap",
         jobs.len(),
-        runs.join("/")
+        windows_per_job.join("; ")
     );
     Ok(rates)
 }
@@ -271,24 +285,26 @@ fn window_name(side: &Results) -> String {
 
 /// A job of the series' scenario, with delays on the candidate side only.
 fn check_job(job: &InterleavedJob, first: &Results) -> Result<(), GateError> {
-    for side in [&job.baseline, &job.candidate] {
-        if side.scenario.name != first.scenario.name || side.scenario.seed != first.scenario.seed {
+    for (side, run) in &job.runs {
+        let r = &run.results;
+        let file = run.path.display().to_string();
+        if r.scenario.name != first.scenario.name || r.scenario.seed != first.scenario.seed {
             return Err(gate_error(
-                &job.name,
+                &file,
                 "scenario".into(),
                 format!(
                     "scenario `{}` differs from the A/A series' `{}`: rates are measured on one scenario",
-                    side.scenario.name, first.scenario.name
+                    r.scenario.name, first.scenario.name
                 ),
             ));
         }
-    }
-    if !job.baseline.injected_delays.is_empty() || job.candidate.injected_delays.is_empty() {
-        return Err(gate_error(
-            &job.name,
-            "injected_delays".into(),
-            "a detection job injects delays into its candidate side only (gate interleave --candidate-fault SYSTEM.OP=+20%)".into(),
-        ));
+        if (*side == Side::Candidate) == r.injected_delays.is_empty() {
+            return Err(gate_error(
+                &file,
+                "injected_delays".into(),
+                "a detection job injects delays into its candidate side only (gate interleave --candidate-fault SYSTEM.OP=+20%)".into(),
+            ));
+        }
     }
     Ok(())
 }
