@@ -327,7 +327,9 @@ mod tests {
             assert_eq!(candidate, 5, "{w:?}");
         }
         // A job of exactly the CI job's pairs is one window; a shorter one none.
-        assert_eq!(pair_windows(10, 5), [0..10]);
+        let whole = pair_windows(10, 5);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0], 0..10);
         assert!(pair_windows(8, 5).is_empty());
         assert!(pair_windows(8, 0).is_empty());
     }
