@@ -194,7 +194,7 @@ fn an_interleaved_job_passes_aa_catches_a_delay_and_measures_its_rates() {
         at2["detection_method"]
             .as_str()
             .unwrap()
-            .contains("10 runs: 4"),
+            .contains("10 runs give 4"),
         "{at2}"
     );
     // Windows wider than the series are refused, naming the option.

@@ -266,7 +266,7 @@ pub fn measure_interleaved(
             rates.alpha = report.config.alpha;
             count_detection(&report, &candidate.injected_delays, &mut found);
         }
-        windows_per_job.push(format!("{} runs: {}", job.runs.len(), windows.len()));
+        windows_per_job.push(format!("{} runs give {}", job.runs.len(), windows.len()));
     }
     rates.detection = detection_lines(found);
     rates.detection_method = format!(
