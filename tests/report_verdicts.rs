@@ -397,3 +397,64 @@ fn the_example_sweep_is_fitted_and_only_clear_growth_reaches_the_cost() {
     let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(md.contains("Growth across the scale sweep"), "{md}");
 }
+
+/// A second file's event log joins the first's: a size measured in a run of its own
+/// (the 4-month one) stands beside the others when both ran on the same instance
+/// profile; from another instance it is refused, naming the file.
+#[test]
+fn a_later_event_log_joins_the_first_from_the_same_instance() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let first = root.join("reports/example/event-log-full/results.json");
+    let mut later: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&first).unwrap()).unwrap();
+    assert_eq!(later["environment"]["instance"]["profile"]["name"], "1cu");
+    // The same probe at another shape: 10,000 users × 4 months.
+    for design in later["event_log_probe"]["designs"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+    {
+        for size in design["sizes"].as_array_mut().unwrap() {
+            size["users"] = 10_000.into();
+            size["months"] = 4.into();
+        }
+    }
+    let months = dir.path().join("months.json");
+    std::fs::write(&months, serde_json::to_vec(&later).unwrap()).unwrap();
+    later["environment"]
+        .as_object_mut()
+        .unwrap()
+        .remove("instance");
+    let elsewhere = dir.path().join("elsewhere.json");
+    std::fs::write(&elsewhere, serde_json::to_vec(&later).unwrap()).unwrap();
+    let report = |second: &Path, out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_archbench"))
+            .current_dir(root)
+            .args(["report", "reports/example/results.json", "--with"])
+            .arg(&first)
+            .arg("--with")
+            .arg(second)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("joined");
+    let o = report(&months, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("40000 users × 1 mo"), "{md}");
+    assert!(md.contains("10000 users × 4 mo"), "{md}");
+    assert!(
+        md.contains("1 event-log size(s) added to the probe"),
+        "{md}"
+    );
+    let o = report(&elsewhere, &dir.path().join("refused"));
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("elsewhere.json") && stderr.contains("different instances"),
+        "{stderr}"
+    );
+}

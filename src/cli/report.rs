@@ -31,7 +31,9 @@ pub struct ReportArgs {
     #[arg(long)]
     migration: Option<PathBuf>,
     /// results.json of another run (repeatable, e.g. scenarios/probes-full.toml's):
-    /// its event-log and search-quality probes replace this run's in the report.
+    /// its event-log and search-quality probes replace this run's in the report; a
+    /// later file's event-log sizes join the first given file's (same instance and
+    /// probe design), so a size measured in a run of its own stands beside the others.
     #[arg(long)]
     with: Vec<PathBuf>,
     /// sweep.json of a scale sweep (`run scenarios/scale-sweep.toml`): growth fitted

@@ -144,9 +144,32 @@ impl Report {
     /// Reads the inputs and evaluates.
     pub fn build(inputs: &ReportInputs) -> Result<Report, ReportError> {
         let mut results = Results::read(&inputs.results)?;
+        // The instance the first event log given with --with ran on: a later one's
+        // sizes join it only from the same instance profile.
+        let mut event_log_instance: Option<Option<String>> = None;
         for path in &inputs.with {
             let probes = Results::read(path)?;
-            results.take_probes_from(probes, &path.display().to_string());
+            let source = path.display().to_string();
+            let instance = probes.environment.instance_name();
+            let add_sizes = event_log_instance.is_some();
+            if probes.event_log_probe.is_some() {
+                match &event_log_instance {
+                    Some(first) if *first != instance => {
+                        return Err(ResultsError::Invalid {
+                            path: source,
+                            message: format!(
+                                "event_log_probe: ran on instance {}, the event log given before on {}: sizes from different instances are not put side by side",
+                                instance.as_deref().unwrap_or("unconfined"),
+                                first.as_deref().unwrap_or("unconfined")
+                            ),
+                        }
+                        .into());
+                    }
+                    Some(_) => {}
+                    None => event_log_instance = Some(instance),
+                }
+            }
+            results.take_probes_from(probes, &source, add_sizes)?;
         }
         let catalogue = Catalogue::load_dir(&inputs.pricing)?;
         let model = CostModel::load(&inputs.model)?;

@@ -123,12 +123,30 @@ impl RunStage {
 impl Results {
     /// Takes the probes of `other` (its event log, each system's search quality)
     /// in place of this run's, with a note naming `source`: full-size probes run
-    /// apart from the suite stand beside its measurements.
-    pub fn take_probes_from(&mut self, other: Results, source: &str) {
+    /// apart from the suite stand beside its measurements. With `add_sizes` (an
+    /// earlier file gave the event log) the other run's event-log sizes join that
+    /// probe's instead of replacing it; a probe of another design is refused, naming
+    /// `source`.
+    pub fn take_probes_from(
+        &mut self,
+        other: Results,
+        source: &str,
+        add_sizes: bool,
+    ) -> Result<(), ResultsError> {
         let mut taken = Vec::new();
-        if let Some(probe) = other.event_log_probe {
-            self.event_log_probe = Some(probe);
-            taken.push("the event-log probe".to_string());
+        match (other.event_log_probe, self.event_log_probe.as_mut()) {
+            (Some(probe), Some(mine)) if add_sizes => {
+                let added = mine.merge(probe).map_err(|message| ResultsError::Invalid {
+                    path: source.to_string(),
+                    message: format!("event_log_probe: {message}"),
+                })?;
+                taken.push(format!("{added} event-log size(s) added to the probe"));
+            }
+            (Some(probe), _) => {
+                self.event_log_probe = Some(probe);
+                taken.push("the event-log probe".to_string());
+            }
+            (None, _) => {}
         }
         // The other run's network, not this one's, is in its probes' timings.
         let round_trip = other.environment.postgres_round_trip_ms();
@@ -148,6 +166,7 @@ impl Results {
                 other.started_at
             ));
         }
+        Ok(())
     }
 }
 
@@ -203,6 +222,11 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// The instance profile PostgreSQL was confined to (`1cu`), if any.
+    pub fn instance_name(&self) -> Option<String> {
+        self.instance.as_ref().map(|i| i.profile.name.clone())
+    }
+
     /// The round trip the network profile put between the systems and PostgreSQL,
     /// ms (0 on loopback): what a store beside the database (a Qdrant server) would
     /// cost per request as well.
