@@ -6,6 +6,12 @@
 use std::path::Path;
 use std::process::Command;
 
+/// A JSON file the test reads: a report the command wrote, or a committed results file.
+fn json_at(path: &Path) -> serde_json::Value {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 #[test]
 fn verdicts_follow_their_evidence_and_the_approver_decides() {
     let out = tempfile::tempdir().unwrap();
@@ -18,8 +24,7 @@ fn verdicts_follow_their_evidence_and_the_approver_decides() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("FINDINGS       measured"), "{stdout}");
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value = json_at(&out.path().join("report.json"));
     let ev = &json["evaluation"];
     for c in ev["claims"].as_array().unwrap() {
         let (evidence, outcome) = (c["evidence"].as_str(), c["outcome"].as_str().unwrap());
@@ -78,9 +83,7 @@ fn verdicts_follow_their_evidence_and_the_approver_decides() {
 fn latency_under_a_network_profile_is_measured_not_estimated() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
-    let mut results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("reports/example/results.json")).unwrap())
-            .unwrap();
+    let mut results: serde_json::Value = json_at(&root.join("reports/example/results.json"));
     let profile = archbench::rig::network::Networks::load(&root.join("deployments/networks.toml"))
         .unwrap()
         .get("same-region")
@@ -108,9 +111,7 @@ fn latency_under_a_network_profile_is_measured_not_estimated() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("report/report.json")).unwrap())
-            .unwrap();
+    let json: serde_json::Value = json_at(&out.path().join("report/report.json"));
     let claims = json["evaluation"]["claims"].as_array().unwrap();
     let latency = claims
         .iter()
@@ -160,9 +161,7 @@ fn capacity_files_size_compute_and_project_the_scalability_claim() {
         }
         let o = command.output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap())
-                .unwrap();
+        let json: serde_json::Value = json_at(&out.path().join("report.json"));
         let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
         (json, md)
     };
@@ -240,9 +239,7 @@ fn capacity_files_size_compute_and_project_the_scalability_claim() {
 fn the_probes_carry_their_verdicts_and_come_in_with_another_file() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let mut results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("reports/example/results.json")).unwrap())
-            .unwrap();
+    let mut results: serde_json::Value = json_at(&root.join("reports/example/results.json"));
     assert!(
         results["event_log_probe"].is_object(),
         "the example has the probe"
@@ -268,8 +265,7 @@ fn the_probes_carry_their_verdicts_and_come_in_with_another_file() {
         }
         let o = command.output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        let json: serde_json::Value = json_at(&out.join("report.json"));
         let claims = json["evaluation"]["claims"].as_array().unwrap();
         let claim = |id: &str| claims.iter().find(|c| c["id"] == id).unwrap().clone();
         let (time_series, vectors) = (claim("time-series"), claim("matrix-vectors"));
@@ -314,9 +310,7 @@ fn the_probes_carry_their_verdicts_and_come_in_with_another_file() {
 fn probes_from_another_run_are_judged_with_that_runs_network() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let mut other: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("reports/example/results.json")).unwrap())
-            .unwrap();
+    let mut other: serde_json::Value = json_at(&root.join("reports/example/results.json"));
     assert!(
         other["environment"]["network"].is_object(),
         "the example ran same-region"
@@ -337,8 +331,7 @@ fn probes_from_another_run_are_judged_with_that_runs_network() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value = json_at(&out.join("report.json"));
     let vectors = json["evaluation"]["claims"]
         .as_array()
         .unwrap()
@@ -373,8 +366,7 @@ fn the_example_sweep_is_fitted_and_only_clear_growth_reaches_the_cost() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value = json_at(&out.path().join("report.json"));
     let series = json["growth"]["series"].as_array().unwrap();
     for system in ["v02", "v03"] {
         let s = series
@@ -398,30 +390,23 @@ fn the_example_sweep_is_fitted_and_only_clear_growth_reaches_the_cost() {
     assert!(md.contains("Growth across the scale sweep"), "{md}");
 }
 
-/// A second file's event log joins the first's: a size measured in a run of its own
-/// (the 4-month one) stands beside the others when both ran on the same instance
-/// profile; from another instance it is refused, naming the file.
+/// A second file's event log joins the first's: the example's 4-month size, measured
+/// in a run of its own, stands beside the 1-month one of the same events, and the
+/// verdict reads it (as many events, the longer history); the same file from another
+/// instance is refused, naming it.
 #[test]
 fn a_later_event_log_joins_the_first_from_the_same_instance() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let first = root.join("reports/example/event-log-full/results.json");
-    let mut later: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&first).unwrap()).unwrap();
-    assert_eq!(later["environment"]["instance"]["profile"]["name"], "1cu");
-    // The same probe at another shape: 10,000 users × 4 months.
-    for design in later["event_log_probe"]["designs"]
-        .as_object_mut()
-        .unwrap()
-        .values_mut()
-    {
-        for size in design["sizes"].as_array_mut().unwrap() {
-            size["users"] = 10_000.into();
-            size["months"] = 4.into();
-        }
+    let months = root.join("reports/example/event-log-months/results.json");
+    for file in [&first, &months] {
+        assert_eq!(
+            json_at(file)["environment"]["instance"]["profile"]["name"],
+            "1cu"
+        );
     }
-    let months = dir.path().join("months.json");
-    std::fs::write(&months, serde_json::to_vec(&later).unwrap()).unwrap();
+    let mut later = json_at(&months);
     later["environment"]
         .as_object_mut()
         .unwrap()
@@ -450,6 +435,20 @@ fn a_later_event_log_joins_the_first_from_the_same_instance() {
         md.contains("1 event-log size(s) added to the probe"),
         "{md}"
     );
+    let claims = json_at(&out.join("report.json"))["evaluation"]["claims"].clone();
+    let time_series = claims
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "time-series")
+        .unwrap()
+        .clone();
+    let value = time_series["value"].as_str().unwrap();
+    assert!(
+        value.contains("at 24,000,000 events (10.0K users over 4 months)"),
+        "{value}"
+    );
+    assert!(value.contains("drop_chunks"), "{value}");
     let o = report(&elsewhere, &dir.path().join("refused"));
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);

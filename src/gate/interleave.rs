@@ -222,19 +222,8 @@ pub fn same_build_windows(
                 _ => Side::Candidate,
             };
             let sides: Vec<Side> = (0..width).map(side_of).collect();
-            let pick = |side: Side| -> Vec<&Run> {
-                window
-                    .iter()
-                    .zip(&sides)
-                    .filter(|(_, s)| **s == side)
-                    .map(|(r, _)| r)
-                    .collect()
-            };
-            let order = letters(&sides);
-            comparisons.push((
-                combine(Side::Baseline, &order, &pick(Side::Baseline), binary)?,
-                combine(Side::Candidate, &order, &pick(Side::Candidate), binary)?,
-            ));
+            let runs: Vec<&Run> = window.iter().collect();
+            comparisons.push(compare_window(&runs, &sides, binary)?);
         }
     }
     Ok(comparisons)
@@ -267,15 +256,8 @@ pub fn job_windows(
     for range in pair_windows(runs.len(), per_side) {
         let window = &runs[range];
         let sides: Vec<Side> = window.iter().map(|(side, _)| *side).collect();
-        let pick = |side: Side| -> Vec<&Run> {
-            window
-                .iter()
-                .filter(|(s, _)| *s == side)
-                .map(|(_, r)| r)
-                .collect()
-        };
-        let (baseline, candidate) = (pick(Side::Baseline), pick(Side::Candidate));
-        if baseline.len() != per_side || candidate.len() != per_side {
+        let baseline = sides.iter().filter(|s| **s == Side::Baseline).count();
+        if baseline != per_side || sides.len() - baseline != per_side {
             return Err(gate_error(
                 &window[0].1.path.display().to_string(),
                 "runs".into(),
@@ -285,13 +267,32 @@ pub fn job_windows(
                 ),
             ));
         }
-        let order = letters(&sides);
-        comparisons.push((
-            combine(Side::Baseline, &order, &baseline, binary)?,
-            combine(Side::Candidate, &order, &candidate, binary)?,
-        ));
+        let window_runs: Vec<&Run> = window.iter().map(|(_, run)| run).collect();
+        comparisons.push(compare_window(&window_runs, &sides, binary)?);
     }
     Ok(comparisons)
+}
+
+/// One comparison: each side combined from the window's runs labelled with it, the
+/// labels' order written into both results.
+fn compare_window(
+    window: &[&Run],
+    sides: &[Side],
+    binary: &str,
+) -> Result<(Results, Results), GateError> {
+    let pick = |side: Side| -> Vec<&Run> {
+        window
+            .iter()
+            .zip(sides)
+            .filter(|(_, s)| **s == side)
+            .map(|(run, _)| *run)
+            .collect()
+    };
+    let order = letters(sides);
+    Ok((
+        combine(Side::Baseline, &order, &pick(Side::Baseline), binary)?,
+        combine(Side::Candidate, &order, &pick(Side::Candidate), binary)?,
+    ))
 }
 
 #[cfg(test)]

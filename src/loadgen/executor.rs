@@ -35,22 +35,6 @@ pub async fn execute(
     }
 }
 
-/// Tokio's timer has millisecond resolution and rounds deadlines up, which would add
-/// up to a millisecond of scheduler lateness to every op's latency. Sleep on the timer
-/// until a millisecond before the deadline, then yield until it: a little CPU for
-/// starts that are on time to within microseconds.
-async fn precise_sleep_until(deadline: Instant) {
-    const SPIN: Duration = Duration::from_millis(1);
-    if let Some(early) = deadline.checked_sub(SPIN)
-        && Instant::now() < early
-    {
-        tokio::time::sleep_until(early).await;
-    }
-    while Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
-}
-
 /// What a phase did.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct PhaseOutcome {
@@ -85,7 +69,7 @@ pub async fn run_open(
         schedule.next();
         let op = next_op();
         let intended = start + offset;
-        precise_sleep_until(intended).await;
+        crate::timer::sleep_until(intended.into_std()).await;
         // Waiting for a slot delays the start, not the intended time: the wait is
         // part of the latency this op reports.
         let permit = slots.clone().acquire_owned().await.expect("never closed");

@@ -143,34 +143,7 @@ pub struct ReportPaths {
 impl Report {
     /// Reads the inputs and evaluates.
     pub fn build(inputs: &ReportInputs) -> Result<Report, ReportError> {
-        let mut results = Results::read(&inputs.results)?;
-        // The instance the first event log given with --with ran on: a later one's
-        // sizes join it only from the same instance profile.
-        let mut event_log_instance: Option<Option<String>> = None;
-        for path in &inputs.with {
-            let probes = Results::read(path)?;
-            let source = path.display().to_string();
-            let instance = probes.environment.instance_name();
-            let add_sizes = event_log_instance.is_some();
-            if probes.event_log_probe.is_some() {
-                match &event_log_instance {
-                    Some(first) if *first != instance => {
-                        return Err(ResultsError::Invalid {
-                            path: source,
-                            message: format!(
-                                "event_log_probe: ran on instance {}, the event log given before on {}: sizes from different instances are not put side by side",
-                                instance.as_deref().unwrap_or("unconfined"),
-                                first.as_deref().unwrap_or("unconfined")
-                            ),
-                        }
-                        .into());
-                    }
-                    Some(_) => {}
-                    None => event_log_instance = Some(instance),
-                }
-            }
-            results.take_probes_from(probes, &source, add_sizes)?;
-        }
+        let results = read_with_probes(&inputs.results, &inputs.with)?;
         let catalogue = Catalogue::load_dir(&inputs.pricing)?;
         let model = CostModel::load(&inputs.model)?;
         let targets = Targets::load(&inputs.targets)?;
@@ -297,4 +270,37 @@ impl Report {
         out.push(format!("RECOMMENDATION Option {}: {}", r.option, r.why));
         out
     }
+}
+
+/// The run's results with the probes of every `--with` file taken in, in order. A later
+/// file's event-log sizes join the first's, and only from the same instance profile:
+/// sizes measured on different instances are not put side by side.
+fn read_with_probes(path: &Path, with: &[PathBuf]) -> Result<Results, ReportError> {
+    let mut results = Results::read(path)?;
+    let mut event_log_instance: Option<Option<String>> = None;
+    for path in with {
+        let probes = Results::read(path)?;
+        let source = path.display().to_string();
+        let instance = probes.environment.instance_name();
+        let add_sizes = event_log_instance.is_some();
+        if probes.event_log_probe.is_some() {
+            match &event_log_instance {
+                Some(first) if *first != instance => {
+                    return Err(ResultsError::Invalid {
+                        path: source,
+                        message: format!(
+                            "event_log_probe: ran on instance {}, the event log given before on {}: sizes from different instances are not put side by side",
+                            instance.as_deref().unwrap_or("unconfined"),
+                            first.as_deref().unwrap_or("unconfined")
+                        ),
+                    }
+                    .into());
+                }
+                Some(_) => {}
+                None => event_log_instance = Some(instance),
+            }
+        }
+        results.take_probes_from(probes, &source, add_sizes)?;
+    }
+    Ok(results)
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::OptionError;
 use super::machine::{available_memory, free_disk};
 use crate::loadgen::record::histogram;
+use crate::numbers::bytes;
 use crate::scenario::{Scenario, Workload};
 
 /// Limits the caller sets beyond what the machine has.
@@ -147,8 +148,8 @@ impl Estimate {
         if let Some((have, what)) = memory.filter(|(have, _)| self.memory_bytes > *have) {
             return Err(OptionError(format!(
                 "this scenario needs about {} of memory, more than {what} ({}); make it smaller (seeded entities, phase durations, max_in_flight, body sizes) or raise the limit\n{self}",
-                gb(self.memory_bytes),
-                gb(have)
+                bytes(self.memory_bytes),
+                bytes(have)
             )));
         }
         let disk = limits
@@ -161,8 +162,8 @@ impl Estimate {
         if let Some((have, what)) = disk.filter(|(have, _)| self.disk_bytes > *have) {
             return Err(OptionError(format!(
                 "this scenario fills about {} of disk, more than {what} ({}); seed fewer entities, smaller bodies or shorter phases, or smaller probes ([event_log] sizes, [search_quality])\n{self}",
-                gb(self.disk_bytes),
-                gb(have)
+                bytes(self.disk_bytes),
+                bytes(have)
             )));
         }
         Ok(())
@@ -189,18 +190,18 @@ impl std::fmt::Display for Estimate {
         writeln!(
             f,
             "  body bytes written          {} per system",
-            gb(self.body_bytes)
+            bytes(self.body_bytes)
         )?;
-        writeln!(f, "  disk for the stores         {}", gb(self.disk_bytes))?;
-        write!(f, "  archbench memory at peak    {}", gb(self.memory_bytes))
-    }
-}
-
-fn gb(bytes: u64) -> String {
-    if bytes >= 1_000_000_000 {
-        format!("{:.1} GB", bytes as f64 / 1e9)
-    } else {
-        format!("{:.0} MB", bytes as f64 / 1e6)
+        writeln!(
+            f,
+            "  disk for the stores         {}",
+            bytes(self.disk_bytes)
+        )?;
+        write!(
+            f,
+            "  archbench memory at peak    {}",
+            bytes(self.memory_bytes)
+        )
     }
 }
 

@@ -4,19 +4,22 @@
 
 use super::context::users_text;
 use super::{Evidence, Verdict};
+use crate::numbers::{bytes, thousands};
 use crate::results::event_log::{EventLogProbe, EventLogSize};
 
 /// A speed-up counts when the faster design is at least this much faster.
 const MARGIN: f64 = 1.2;
 
-/// The size with the most events that both designs reached.
+/// The size with the most events that both designs reached; of two with as many
+/// events, the one with more months (the longer history, whose old rows the
+/// time-window queries must skip).
 fn largest(probe: &EventLogProbe) -> Option<(&EventLogSize, &EventLogSize)> {
     let (plain, hyper) = (probe.designs.get("v02")?, probe.designs.get("v03")?);
     plain
         .sizes
         .iter()
         .zip(&hyper.sizes)
-        .max_by_key(|(p, _)| p.events)
+        .max_by_key(|(p, _)| (p.events, p.months))
 }
 
 /// The claim on the probe: the hypertable must answer the time-window queries at the
@@ -46,8 +49,8 @@ pub(super) fn time_series(probe: &EventLogProbe, mut out: Verdict) -> Option<Ver
     out.value = format!(
         "at {} events ({} over {} months): per-user 24 h p50 plain {:.2} / hypertable {:.2} ms ({per_user:.2}×), \
          last hour of every user {:.2} / {:.2} ms ({all_users:.2}×), daily counts over 30 days {:.1} / {:.1} ms ({daily:.2}×), \
-         per-user p99 under ingest {:.2} / {:.2} ms ({busy:.2}×); ingest {:.0} / {:.0} rows/s, {:.0} / {:.0} bytes per event{}",
-        p.events,
+         per-user p99 under ingest {:.2} / {:.2} ms ({busy:.2}×); ingest {} / {} rows/s, {:.0} / {:.0} bytes per event{}",
+        thousands(p.events),
         users_text(p.users as f64),
         p.months,
         p.per_user.p50_ms,
@@ -58,13 +61,17 @@ pub(super) fn time_series(probe: &EventLogProbe, mut out: Verdict) -> Option<Ver
         h.daily_30d.p50_ms,
         p.per_user_under_ingest.p99_ms,
         h.per_user_under_ingest.p99_ms,
-        p.ingest_rows_per_s,
-        h.ingest_rows_per_s,
+        thousands(p.ingest_rows_per_s.round() as u64),
+        thousands(h.ingest_rows_per_s.round() as u64),
         p.bytes_per_event,
         h.bytes_per_event,
         retention.map_or(String::new(), |(a, b)| format!(
-            "; dropping the oldest month: DELETE {:.2} s + VACUUM {:.2} s leaving {} bytes of bloat, drop_chunks {:.3} s",
-            a.seconds, a.vacuum_seconds, a.bloat_bytes, b.seconds
+            "; dropping the oldest month: DELETE {:.2} s + VACUUM {:.2} s leaving {} of bloat, drop_chunks {:.3} s freeing {}",
+            a.seconds,
+            a.vacuum_seconds,
+            bytes(a.bloat_bytes),
+            b.seconds,
+            bytes(b.bytes_before.saturating_sub(b.bytes_after))
         ))
     );
     out.target = "the plain table is the wrong store for events: the hypertable answers time-window queries faster, or drops old events far cheaper".into();
@@ -77,7 +84,7 @@ pub(super) fn time_series(probe: &EventLogProbe, mut out: Verdict) -> Option<Ver
         probe.design
     );
     out.sensitivity = format!(
-        "{} — sizes beyond memory (probes-full.toml, an --instance profile) may move the query ratios",
+        "{} — at this size the plain table held {} and the hypertable {}: the ratios are those of data that size on the probe's instance (its run's environment); data beyond memory moves them (probes-full.toml, an --instance profile)",
         if all_users >= MARGIN && per_user < MARGIN {
             "the all-user query decides it: V0.2's indexes lead with user_id, so the plain table scans for it; a b-tree on created_at alone (not in V0.2's design) would narrow that gap, and retention would still favour the hypertable"
         } else if queries_faster {
@@ -86,7 +93,9 @@ pub(super) fn time_series(probe: &EventLogProbe, mut out: Verdict) -> Option<Ver
             "retention decides it; the queries are within the margin"
         } else {
             "neither the queries nor retention favour the hypertable at this size"
-        }
+        },
+        bytes(p.stored_bytes),
+        bytes(h.stored_bytes)
     );
     Some(out)
 }
@@ -185,5 +194,28 @@ mod tests {
             judge(&probe((1.0, 1.0, 10.0), (2.0, 1.0, 0.1))),
             Outcome::Refuted
         );
+    }
+
+    #[test]
+    fn of_two_sizes_with_as_many_events_the_longer_history_counts() {
+        // The same events grown by users (1 month) and by months (4): the hypertable
+        // is even on the first and 2× faster per user on the second, whichever order
+        // the sizes come in.
+        for by_months_first in [false, true] {
+            let mut p = probe((2.0, 1.0, 1.0), (1.0, 1.0, 1.0));
+            for name in ["v02", "v03"] {
+                let sizes = &mut p.designs.get_mut(name).unwrap().sizes;
+                let mut by_users = size(9_000, 1.0, 1.0);
+                by_users.months = 1;
+                sizes[1].months = 4;
+                sizes.push(by_users);
+                if by_months_first {
+                    sizes.swap(1, 2);
+                }
+            }
+            let judged = time_series(&p, verdict("time-series", "q")).unwrap();
+            assert_eq!(judged.outcome, Outcome::Confirmed, "{}", judged.value);
+            assert!(judged.value.contains("over 4 months"), "{}", judged.value);
+        }
     }
 }
